@@ -1,0 +1,142 @@
+"""``create_app(settings)``: the one place that wires Haven's features together.
+
+Requests meet ``Haven`` first, a raw ASGI callable that answers everything rendered at start-up (content
+pages, assets, sitemap) and the operations endpoints from memory, and hands the rest to the FastAPI app.
+Reading Haven therefore never reaches the framework, the templates or the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from time import perf_counter
+from typing import Final
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from haven import settings as settings_module
+from haven.content.site import Site, build_site
+from haven.db import create_engine
+from haven.ops.health import ops_handlers
+from haven.ops.metrics import RequestMetrics
+from haven.web.asgi import ASGIApp, Message, Receive, Scope, Send
+from haven.web.errors import ErrorPages, install_error_handlers
+from haven.web.pagecache import send_plain
+
+# Longer request targets are refused before any routing: no page of ours is near this long, and
+# routing or logging a megabyte of path is work an attacker should not get for free.
+MAX_TARGET_BYTES: Final = 2048
+logger = logging.getLogger("haven")
+
+
+class Haven:
+    """The ASGI application a server runs."""
+
+    def __init__(self, settings: settings_module.Settings, site: Site, framework: ASGIApp) -> None:
+        self.settings = settings
+        self.site = site
+        self.framework = framework
+        self.metrics = RequestMetrics()
+        self.engine: AsyncEngine | None = None
+        self.responses = site.responses
+        self.ops = ops_handlers(self.metrics, lambda: self.engine)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":  # Haven serves none: refuse the handshake
+            await receive()
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = perf_counter()
+        metrics = self.metrics
+        metrics.in_flight += 1
+        try:
+            path: str = scope["path"]
+            cached = self.responses.get(path)
+            if cached is not None:
+                route_class = cached.route_class
+                status = await cached.serve(scope, send)
+            elif (handler := self.ops.get(path)) is not None:
+                route_class = "ops"
+                status = await handler(scope, send)
+            elif len(scope.get("raw_path") or path.encode()) + len(scope["query_string"]) > (
+                MAX_TARGET_BYTES
+            ):
+                route_class = "refused"
+                status = 414
+                await send_plain(send, 414, "URI Too Long\n")
+            else:
+                route_class = "app"
+                status = await self._dynamic(scope, receive, send)
+        finally:
+            metrics.in_flight -= 1
+        metrics.observe(route_class, status, perf_counter() - started)
+
+    async def _dynamic(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """Hand over to the framework, noting the status it sends; a failure it did not answer gets
+        the problem page, and is logged once, here."""
+        status = 0
+
+        async def noting_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.framework(scope, receive, noting_send)
+        except Exception:
+            logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if status == 0:
+                await self.site.problem.send_as_is(scope, send)
+                status = 500
+        return status
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.engine = create_engine(self.settings)
+                except Exception as error:
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.engine is not None:
+                    await self.engine.dispose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_framework(site: Site) -> FastAPI:
+    """The FastAPI app behind the gate: dynamic pages and the JSON API as features add them."""
+    app = FastAPI(
+        title="Haven API",
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    install_error_handlers(app, ErrorPages(not_found=site.not_found, problem=site.problem))
+    return app
+
+
+def create_app(settings: settings_module.Settings) -> Haven:
+    site = build_site(settings)
+    return Haven(settings, site, create_framework(site))
+
+
+def build() -> Haven:
+    """Factory the server calls in each worker process: settings from the environment."""
+    settings = settings_module.load()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return create_app(settings)

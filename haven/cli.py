@@ -1,0 +1,87 @@
+"""The ``haven`` command: serve the portal, export the static site, migrate the database."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from haven import settings as settings_module
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="haven", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="Serve the portal with Granian.")
+    serve.add_argument("--host", help="Overrides HAVEN_HOST.")
+    serve.add_argument("--port", type=int, help="Overrides HAVEN_PORT.")
+    serve.add_argument("--workers", type=int, help="Overrides HAVEN_WORKERS.")
+
+    export = commands.add_parser("export-static", help="Write the public site as files for nginx or a CDN.")
+    export.add_argument("directory", type=Path, help="Folder to write (created if missing).")
+
+    commands.add_parser("migrate", help="Create or upgrade the database schema.")
+    commands.add_parser("settings", help="List every HAVEN_* setting with its help.")
+
+    args = parser.parse_args(argv)
+    if args.command == "settings":
+        for name, default, text in settings_module.describe():
+            print(f"{name} (default: {default or 'see help'})\n    {text}")
+        return 0
+    try:
+        settings = settings_module.load()
+    except settings_module.SettingsError as error:
+        print(f"haven: cannot start: {error}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        overrides = {
+            key: value
+            for key, value in (("host", args.host), ("port", args.port), ("workers", args.workers))
+            if value is not None
+        }
+        return serve_forever(settings.with_(**overrides))
+    if args.command == "export-static":
+        from haven.content.export import export_static
+
+        count = export_static(settings, args.directory)
+        print(f"haven: wrote {count} files to {args.directory}")
+        return 0
+    from haven.db import migrate  # the one command left: argparse refused any other
+
+    migrate(settings)
+    print("haven: database is up to date")
+    return 0
+
+
+def serve_forever(settings: settings_module.Settings) -> int:
+    """Run Granian. Workers build the app themselves (``haven.app:build``) from the same
+    environment, so every HAVEN_* value reaches them; the overrides are passed on the same way."""
+    import os
+
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces, Loops
+
+    from haven.app import create_app
+
+    # Build once here so a content or template error stops start-up with its message, before any
+    # worker is spawned.
+    create_app(settings)
+    os.environ.update({"HAVEN_HOST": settings.host, "HAVEN_PORT": str(settings.port)})
+    server = Granian(
+        "haven.app:build",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=settings.workers,
+        loop=Loops.uvloop,
+        http=HTTPModes.http1,  # HTTP/2 is for the TLS terminator in front (nginx, a CDN)
+        websockets=False,
+        log_access=False,  # addresses of calculators carry answers; Haven never logs them
+        respawn_failed_workers=True,
+    )
+    print(f"haven: serving on http://{settings.host}:{settings.port}", flush=True)
+    server.serve()
+    return 0

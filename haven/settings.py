@@ -1,0 +1,207 @@
+"""Haven's settings: one typed value per ``HAVEN_*`` environment variable, checked at start-up.
+
+Every setting has a help string; ``tests/test_settings.py`` fails when one is missing from the README.
+A bad value stops start-up with a message naming the variable, never a traceback deep in a request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class SettingsError(ValueError):
+    """A setting has a value Haven cannot run with; the message names the variable."""
+
+
+def _setting(default: Any, help: str, *, env: str | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "env": env})
+
+
+def _parse_host(raw: str) -> str:
+    if raw in ("localhost", "0.0.0.0", "::"):  # noqa: S104 - binding all interfaces is the operator's call
+        return raw
+    try:
+        ipaddress.ip_address(raw)
+    except ValueError:
+        raise ValueError("must be an IP address such as 127.0.0.1, or 0.0.0.0 for all") from None
+    return raw
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"must be a whole number between {low} and {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _parse_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("must be an absolute http(s) address such as https://haven.example.ca")
+    return raw.rstrip("/")
+
+
+def _parse_database_url(raw: str) -> str:
+    scheme = raw.split("://", 1)[0] if "://" in raw else ""
+    if scheme.startswith("postgresql"):
+        return "postgresql+asyncpg://" + raw.split("://", 1)[1]
+    if scheme.startswith("sqlite"):
+        return "sqlite+aiosqlite://" + raw.split("://", 1)[1]
+    raise ValueError("must start with sqlite:// or postgresql://")
+
+
+def _parse_email(raw: str) -> str:
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", raw):
+        raise ValueError("must be an email address such as help@haven.example.ca")
+    return raw
+
+
+def _parse_log_level(raw: str) -> str:
+    level = raw.lower()
+    if level not in ("debug", "info", "warning", "error"):
+        raise ValueError("must be one of debug, info, warning, error")
+    return level
+
+
+def _parse_secret(raw: str) -> str:
+    if len(raw) < MIN_SECRET_KEY_LENGTH:
+        raise ValueError(f"must be at least {MIN_SECRET_KEY_LENGTH} characters long")
+    return raw
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "host": _parse_host,
+    "port": _int_between(1, 65535),
+    "workers": _int_between(1, 64),
+    "public_url": _parse_url,
+    "var_dir": Path,
+    "database_url": _parse_database_url,
+    "secret_key": _parse_secret,
+    "contact_email": _parse_email,
+    "log_level": _parse_log_level,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = _setting("127.0.0.1", "Address the server listens on.")
+    port: int = _setting(8000, "Port the server listens on.")
+    workers: int = _setting(
+        1, "Server worker processes. One per core is a good start; more need HAVEN_DATABASE_URL."
+    )
+    public_url: str = _setting(
+        "",
+        "The portal's public address, used in the sitemap and canonical links. Defaults to http://HOST:PORT.",
+    )
+    var_dir: Path = _setting(  # noqa: RUF009 - a Path is immutable, sharing it is safe
+        Path("var"), "Folder for local state: the SQLite database and the generated secret key."
+    )
+    database_url: str = _setting(
+        "",
+        "Database address. Defaults to SQLite in HAVEN_VAR_DIR; set postgresql://user@host/db "
+        "for PostgreSQL.",
+    )
+    secret_key: str = _setting(
+        "",
+        "Key that signs cookies, at least 32 characters. When unset, one is generated once and kept "
+        "in HAVEN_VAR_DIR/secret_key.",
+    )
+    contact_email: str = _setting(
+        "help@haven.invalid",
+        "Address shown on the help page for questions about the portal itself.",
+    )
+    log_level: str = _setting("info", "Log level: debug, info, warning or error.")
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    def with_(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def env_name(name: str) -> str:
+    return "HAVEN_" + name.upper()
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(variable, default, help) for every setting, in declaration order."""
+    rows = []
+    for f in dataclasses.fields(Settings):
+        default = f.default if f.default not in ("", None) else ""
+        rows.append((env_name(f.name), str(default), f.metadata["help"]))
+    return rows
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment, with the secret key and database defaults filled in."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        raw = env.get(env_name(f.name))
+        if raw is None or raw.strip() == "":
+            continue
+        try:
+            values[f.name] = _PARSERS[f.name](raw.strip())
+        except ValueError as error:
+            raise SettingsError(f"{env_name(f.name)}={raw!r}: {error}.") from None
+    settings = Settings(**values)
+    if not settings.database_url:
+        settings = settings.with_(database_url=f"sqlite+aiosqlite:///{settings.var_dir / 'haven.sqlite3'}")
+    if not settings.secret_key:
+        settings = settings.with_(secret_key=_stored_secret_key(settings.var_dir))
+    return settings
+
+
+def _stored_secret_key(var_dir: Path) -> str:
+    """The key kept in var/, made once; a damaged file stops start-up rather than being replaced,
+    since replacing it would silently sign everyone out."""
+    path = var_dir / SECRET_KEY_FILE
+    if not path.exists():
+        try:
+            var_dir.mkdir(parents=True, exist_ok=True)
+            # Written aside, then linked into place: a reader never sees a half-written key, and
+            # when two processes race, the first link wins and both read the same key.
+            draft = var_dir / f".{SECRET_KEY_FILE}.{os.getpid()}"
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48) + "\n")
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
+        except OSError as error:
+            raise SettingsError(f"HAVEN_VAR_DIR: cannot create {path}: {error.strerror}.") from None
+    try:
+        key = path.read_text().strip()
+    except OSError as error:
+        raise SettingsError(f"HAVEN_VAR_DIR: cannot read {path}: {error.strerror}.") from None
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise SettingsError(
+            f"{path} holds a secret key shorter than {MIN_SECRET_KEY_LENGTH} characters; "
+            "restore it, or delete it to make a new one (this signs everyone out)."
+        )
+    return key

@@ -1,0 +1,46 @@
+"""The two official languages: message catalogs for UI strings and the small helpers around them.
+
+UI strings are English msgids translated through ``haven/locales/fr/LC_MESSAGES/messages.po``; the
+catalog is compiled in memory at start-up, so no binary ``.mo`` file is ever committed or stale.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+import io
+from pathlib import Path
+from typing import Final, Literal
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+Language = Literal["en", "fr"]
+LANGUAGES: Final[tuple[Language, ...]] = ("en", "fr")
+OTHER: Final[dict[Language, Language]] = {"en": "fr", "fr": "en"}
+NAMES: Final[dict[Language, str]] = {"en": "English", "fr": "Français"}
+
+LOCALES_DIR: Final = Path(__file__).resolve().parent.parent / "locales"
+DOMAIN: Final = "messages"
+
+
+def catalog_path(lang: Language) -> Path:
+    return LOCALES_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@functools.cache
+def translations(lang: Language) -> gettext.NullTranslations:
+    """English is the source language; French comes from its catalog (fuzzy entries are skipped)."""
+    if lang == "en":
+        return gettext.NullTranslations()
+    with catalog_path(lang).open("rb") as po:
+        catalog = read_po(po, locale=lang, domain=DOMAIN)
+    mo = io.BytesIO()
+    write_mo(mo, catalog)
+    mo.seek(0)
+    return Translations(mo, domain=DOMAIN)
+
+
+def is_language(value: str) -> bool:
+    return value in LANGUAGES
