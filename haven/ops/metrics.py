@@ -26,11 +26,10 @@ CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class _Histogram:
-    __slots__ = ("buckets", "count", "total")
+    __slots__ = ("buckets", "total")
 
     def __init__(self) -> None:
-        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
-        self.count = 0
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the count is their sum, taken at scrape
         self.total = 0.0
 
 
@@ -53,7 +52,6 @@ class RequestMetrics:
         if histogram is None:
             histogram = self.latency[route_class] = _Histogram()
         histogram.buckets[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        histogram.count += 1
         histogram.total += seconds
 
     def render(self) -> bytes:

@@ -68,29 +68,28 @@ class CachedResponse:
         return None
 
     async def serve(self, scope: Scope, send: Send) -> int:
-        """Answer the request and return the status sent (for the metrics)."""
-        if scope["method"] not in GET_OR_HEAD:
+        """Answer the request and return the status sent (for the metrics). This is the hot path
+        of the whole portal: keep it free of calls it does not need."""
+        method = scope["method"]
+        if method not in GET_OR_HEAD:
             await send_method_not_allowed(send)
             return 405
         chosen, if_none_match = self._negotiate(scope)
         if if_none_match is not None and self.status == 200 and etag_matches(if_none_match, chosen.etag):
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 304,
-                    "headers": chosen.not_modified_headers,
-                }
-            )
+            await send({"type": "http.response.start", "status": 304, "headers": chosen.not_modified_headers})
             await send({"type": "http.response.body", "body": b""})
             return 304
-        await self._send(chosen, scope, send)
+        await send({"type": "http.response.start", "status": self.status, "headers": chosen.headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else chosen.body})
         return self.status
 
     async def send_as_is(self, scope: Scope, send: Send) -> None:
         """Send with this response's own status whatever the method: error pages answer every
         method alike (a POST to an unknown address gets the 404 page)."""
         chosen, _ = self._negotiate(scope)
-        await self._send(chosen, scope, send)
+        await send({"type": "http.response.start", "status": self.status, "headers": chosen.headers})
+        body = b"" if scope["method"] == "HEAD" else chosen.body
+        await send({"type": "http.response.body", "body": body})
 
     def _negotiate(self, scope: Scope) -> tuple[Representation, bytes | None]:
         accept_encoding = if_none_match = None
@@ -102,11 +101,6 @@ class CachedResponse:
         if self.gzipped is not None and accept_encoding is not None and accepts_gzip(accept_encoding):
             return self.gzipped, if_none_match
         return self.plain, if_none_match
-
-    async def _send(self, chosen: Representation, scope: Scope, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status, "headers": chosen.headers})
-        body = b"" if scope["method"] == "HEAD" else chosen.body
-        await send({"type": "http.response.body", "body": body})
 
 
 def build(
