@@ -198,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"nginx {gz['nginx']['requests_per_second_median']:.0f} req/s, "
         f"ratio {gz['ratio_haven_to_nginx']:.2f}"
     )
-    print(f"Haven resident memory: {results['haven_rss_bytes'] / 2**20:.1f} MiB; written to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
+    shown = RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS
+    print(f"Haven resident memory: {results['haven_rss_bytes'] / 2**20:.1f} MiB; written to {shown}")
     return 0
 
 
