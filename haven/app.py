@@ -15,11 +15,13 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from haven import settings as settings_module
+from haven.checker import api as checker_api
 from haven.content.site import Site, build_site
 from haven.db import create_engine
 from haven.ops.health import ops_handlers
 from haven.ops.metrics import RequestMetrics
 from haven.web.asgi import ASGIApp, Message, Receive, Scope, Send
+from haven.web.clock import Clock, SystemClock
 from haven.web.errors import ErrorPages, install_error_handlers
 from haven.web.pagecache import send_plain
 
@@ -114,22 +116,25 @@ class Haven:
                 return
 
 
-def create_framework(site: Site) -> FastAPI:
-    """The FastAPI app behind the gate: dynamic pages and the JSON API as features add them."""
+def create_framework(site: Site, clock: Clock) -> FastAPI:
+    """The FastAPI app behind the gate: dynamic pages and the JSON API."""
     app = FastAPI(
         title="Haven API",
         version="1",
-        docs_url=None,
+        summary="Immigration eligibility and points calculators: stateless, cookie-free, bilingual.",
+        docs_url=None,  # served from memory as a page of our own (no third-party script)
         redoc_url=None,
-        openapi_url=None,
+        openapi_url="/api/v1/openapi.json",
     )
+    app.state.clock = clock
     install_error_handlers(app, ErrorPages(not_found=site.not_found, problem=site.problem))
+    app.include_router(checker_api.router)
     return app
 
 
-def create_app(settings: settings_module.Settings) -> Haven:
+def create_app(settings: settings_module.Settings, *, clock: Clock | None = None) -> Haven:
     site = build_site(settings)
-    return Haven(settings, site, create_framework(site))
+    return Haven(settings, site, create_framework(site, clock or SystemClock()))
 
 
 def build() -> Haven:

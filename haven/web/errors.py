@@ -36,6 +36,27 @@ class DomainError(Exception):
 
 
 @dataclass(frozen=True)
+class FieldError:
+    """One bad input: ``loc`` is its path in the request (``("body", "first_language", "reading")``)."""
+
+    loc: tuple[str | int, ...]
+    message: str
+    code: str
+
+
+class FieldErrors(DomainError):
+    """Input that passed the schema but breaks a rule (a score off its test's scale, say). Answered
+    as a 422 in FastAPI's own shape, so clients read schema and rule errors the same way."""
+
+    status = 422
+    code = "invalid_input"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, e.loc))}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
 class ErrorPages:
     not_found: CachedResponse
     problem: CachedResponse
@@ -68,6 +89,9 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages) -> None:
 
     async def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
+        if isinstance(exc, FieldErrors):
+            detail = [{"loc": list(e.loc), "msg": e.message, "type": e.code} for e in exc.errors]
+            return JSONResponse({"detail": detail}, status_code=422)
         headers = {"retry-after": str(exc.retry_after)} if exc.retry_after is not None else None
         return JSONResponse(
             {"error": {"status": exc.status, "code": exc.code, "message": exc.message}},

@@ -1,0 +1,52 @@
+"""The checker's JSON API under ``/api/v1``: CLB conversion, CRS, the FSW grid, eligibility.
+
+Stateless and cookie-free: no session, no database. A body the schema refuses, or a score off its
+test's scale, gets a 422 naming every bad field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from haven.checker import schemas, service
+from haven.web.clock import Clock
+
+router = APIRouter(prefix="/api/v1", tags=["checker"])
+
+
+def today(request: Request) -> dt.date:
+    clock: Clock = request.app.state.clock
+    return clock.today()
+
+
+Today = Annotated[dt.date, Depends(today)]
+
+
+@router.post("/clb", response_model=schemas.ClbOut, summary="Convert test scores to CLB/NCLC levels")
+async def clb(body: schemas.ClbIn) -> dict[str, Any]:
+    """Per-ability levels for one IELTS General Training, CELPIP-General, PTE Core, TEF Canada
+    ("Équivalence ancien score" values) or TCF Canada result."""
+    return service.convert_clb(body)
+
+
+@router.post("/crs", response_model=schemas.CrsOut, summary="Comprehensive Ranking System score")
+async def crs(body: schemas.CrsIn, day: Today) -> dict[str, Any]:
+    """The CRS total and its breakdown per factor, under the rules in force on ``as_of``
+    (default: today in Canada)."""
+    return service.score_crs(body, day)
+
+
+@router.post("/fsw", response_model=schemas.FswOut, summary="Federal Skilled Worker grid and requirements")
+async def fsw(body: schemas.FswIn, day: Today) -> dict[str, Any]:
+    """The 67-point selection grid and every minimum requirement, with the reason for each unmet one."""
+    return service.assess_fsw(body, day)
+
+
+@router.post("/eligibility", response_model=schemas.EligibilityOut, summary="Express Entry eligibility")
+async def eligibility(body: schemas.EligibilityIn, day: Today) -> dict[str, Any]:
+    """FSW, CEC and FST checked criterion by criterion, a CRS estimate when one fits, and pointers
+    to other routes."""
+    return service.assess_eligibility(body, day)
