@@ -48,7 +48,7 @@ bench: $(BIN)/.dev ## Benchmarks; figures go to bench/results/
 
 i18n: $(BIN)/.dev ## Extract UI strings and update the French catalog
 	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output --omit-header -o haven/locales/messages.pot .
-	$(BIN)/pybabel -q update -i haven/locales/messages.pot -d haven/locales -D messages --width 100 --ignore-obsolete
+	$(BIN)/pybabel -q update -i haven/locales/messages.pot -d haven/locales -D messages --width 100 --ignore-obsolete --no-fuzzy-matching
 
 export: $(BIN)/.runtime ## Write the static site to var/site
 	$(BIN)/haven export-static var/site

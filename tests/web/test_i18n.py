@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
@@ -62,3 +63,9 @@ def test_french_colons_follow_a_non_breaking_space() -> None:
 def test_the_catalog_is_used_at_runtime() -> None:
     assert translations("fr").gettext("Skip to main content") == "Passer au contenu principal"
     assert translations("en").gettext("Skip to main content") == "Skip to main content"
+
+
+def test_translations_keep_every_placeholder() -> None:
+    placeholder = re.compile(r"%\((\w+)\)s")
+    for message, (string, _fuzzy) in french_catalog().items():
+        assert set(placeholder.findall(message)) == set(placeholder.findall(string)), message
