@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from haven import settings as settings_module
 from haven.checker import api as checker_api
+from haven.checker import routes as checker_routes
 from haven.content.site import Site, build_site
 from haven.db import create_engine
 from haven.ops.health import ops_handlers
@@ -24,6 +25,7 @@ from haven.web.asgi import ASGIApp, Message, Receive, Scope, Send
 from haven.web.clock import Clock, SystemClock
 from haven.web.errors import ErrorPages, install_error_handlers
 from haven.web.pagecache import send_plain
+from haven.web.querypages import QueryPages
 
 # Longer request targets are refused before any routing: no page of ours is near this long, and
 # routing or logging a megabyte of path is work an attacker should not get for free.
@@ -34,10 +36,17 @@ logger = logging.getLogger("haven")
 class Haven:
     """The ASGI application a server runs."""
 
-    def __init__(self, settings: settings_module.Settings, site: Site, framework: ASGIApp) -> None:
+    def __init__(
+        self,
+        settings: settings_module.Settings,
+        site: Site,
+        framework: ASGIApp,
+        query_pages: QueryPages,
+    ) -> None:
         self.settings = settings
         self.site = site
         self.framework = framework
+        self.query_pages = query_pages
         self.metrics = RequestMetrics()
         self.engine: AsyncEngine | None = None
         self.responses = site.responses
@@ -72,6 +81,10 @@ class Haven:
                 route_class = "refused"
                 status = 414
                 await send_plain(send, 414, "URI Too Long\n")
+            elif (page := self.query_pages.get(path)) is not None:
+                cached = self.query_pages.response(path, page, scope["query_string"])
+                route_class = cached.route_class
+                status = await cached.serve(scope, send)
             else:
                 route_class = "app"
                 status = await self._dynamic(scope, receive, send)
@@ -133,8 +146,10 @@ def create_framework(site: Site, clock: Clock) -> FastAPI:
 
 
 def create_app(settings: settings_module.Settings, *, clock: Clock | None = None) -> Haven:
-    site = build_site(settings)
-    return Haven(settings, site, create_framework(site, clock or SystemClock()))
+    clock = clock or SystemClock()
+    site = build_site(settings, dynamic_links=checker_routes.links())
+    query_pages = QueryPages(checker_routes.page_routes(site), clock)
+    return Haven(settings, site, create_framework(site, clock), query_pages)
 
 
 def build() -> Haven:

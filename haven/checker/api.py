@@ -14,7 +14,11 @@ from fastapi import APIRouter, Depends, Request
 from haven.checker import schemas, service
 from haven.web.clock import Clock
 
-router = APIRouter(prefix="/api/v1", tags=["checker"])
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["checker"],
+    responses={400: {"model": schemas.ErrorOut, "description": "The body is not JSON (or not UTF-8)."}},
+)
 
 
 def today(request: Request) -> dt.date:

@@ -264,3 +264,14 @@ class EligibilityOut(BaseModel):
     fsw_grid: FswOut | None
     pointers: list[PointerOut]
     rules_version: str
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Errors other than validation: a body that is not JSON (400), an unknown address (404)."""
+
+    error: ErrorDetail

@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from haven.content.site import build_site
 from haven.settings import Settings
 
 
 def export_static(settings: Settings, directory: Path) -> int:
     """Write every file and return how many were written."""
-    site = build_site(settings)
+    from haven.app import create_app  # the site as the app builds it, links to its pages included
+
+    site = create_app(settings).site
     count = 0
     for name, body in site.export_files():
         target = directory / name

@@ -47,6 +47,23 @@ class Site:
     library: Library
     assets: Mapping[str, Asset]
     files: Mapping[str, CachedResponse]
+    renderer: Renderer
+    base_url: str
+
+    def chrome(self, lang: Language) -> dict[str, object]:
+        """What every page of the site layout needs besides its own content."""
+        return {
+            "footer_links": [
+                (self.library.get(lang, key).title, self.library.get(lang, key).path) for key in FOOTER_KEYS
+            ],
+        }
+
+    def crumbs(self, lang: Language, key: str) -> list[tuple[str, str]]:
+        """The breadcrumb trail of a page that sits below the content page ``key``, that page included."""
+        page = self.library.get(lang, key)
+        _ = self.renderer.gettext(lang)
+        trail = [*self.library.breadcrumbs(page), page]
+        return [(_("Home") if crumb.key == "home" else crumb.title, crumb.path) for crumb in trail]
 
     def export_files(self) -> Iterator[tuple[str, bytes]]:
         """(relative file name, bytes) for a static mirror, with ``.gz`` twins where gzip pays."""
@@ -80,7 +97,7 @@ def build_site(
 
         def resolve(key: str, lang: Language = lang) -> str | None:
             page = library.pages.get((lang, key))
-            return page.path if page is not None else None
+            return page.path if page is not None else links.get(key, {}).get(lang)
 
         for page in library.in_language(lang):
             other = library.translation(page)
@@ -170,7 +187,7 @@ def build_site(
         responses[item.url] = response
         files[item.url.lstrip("/")] = response
 
-    return Site(responses, not_found, busy, problem, library, assets, files)
+    return Site(responses, not_found, busy, problem, library, assets, files, renderer, base)
 
 
 def _file_name(path: str) -> str:

@@ -296,7 +296,7 @@ def crs_profile(applicant: Applicant) -> crs.CrsProfile:
         )
     return crs.CrsProfile(
         age=applicant.age,
-        education=applicant.education if applicant.education_recognized else Education.LESS_THAN_SECONDARY,
+        education=_scored_education(applicant),
         canadian_education=applicant.canadian_education,
         first_language=applicant.first_language,
         second_language=applicant.second_language,
@@ -308,6 +308,25 @@ def crs_profile(applicant: Applicant) -> crs.CrsProfile:
         spouse=spouse,
         job_offer=crs.JobOffer.TEER_0_TO_3 if applicant.job_offer else crs.JobOffer.NONE,
     )
+
+
+_CANADIAN_LEVEL: Final = {
+    crs.CanadianEducation.NONE: Education.LESS_THAN_SECONDARY,
+    crs.CanadianEducation.ONE_OR_TWO_YEAR: Education.ONE_YEAR,
+    crs.CanadianEducation.THREE_YEAR_OR_MORE: Education.BACHELOR,
+}
+
+
+def _scored_education(applicant: Applicant) -> Education:
+    """The education the CRS can count (§A.2, §A.6): the highest credential when it is Canadian or
+    assessed (ECA); otherwise only a Canadian credential, if there is one, never above the highest."""
+    if applicant.education_recognized:
+        return applicant.education
+    canadian = _CANADIAN_LEVEL[applicant.canadian_education]
+    if canadian is Education.ONE_YEAR and applicant.canadian_study_years >= 2:
+        canadian = Education.TWO_YEAR
+    order = list(Education)
+    return min(canadian, applicant.education, key=order.index)
 
 
 def _pointers(applicant: Applicant, any_eligible: bool) -> tuple[Pointer, ...]:

@@ -141,13 +141,15 @@ def build(
     return CachedResponse(status, plain, gzipped, route_class)
 
 
-def redirect(location: str, *, permanent: bool = True) -> CachedResponse:
-    """A cacheable redirect (trailing slashes, the bare language roots)."""
+def redirect(
+    location: str, *, status: int = 301, cache_control: str = "public, max-age=86400"
+) -> CachedResponse:
+    """A cacheable redirect: 301 for canonical addresses, 303 from a form step to the next."""
     return build(
         b"",
         content_type="text/plain; charset=utf-8",
-        cache_control="public, max-age=86400",
-        status=301 if permanent else 302,
+        cache_control=cache_control,
+        status=status,
         route_class="redirect",
         extra_headers={"location": location},
     )

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route
 
+from haven.app import create_app
 from haven.content.pages import load_library
-from haven.content.site import build_site
 from tests.browser.conftest import axe_violations, describe
 from tests.conftest import make_settings
 from tests.server import RunningServer
@@ -54,7 +54,7 @@ def test_the_404_page_passes_axe(server: RunningServer, page: Page) -> None:
 
 def test_the_busy_page_passes_axe(server: RunningServer, page: Page) -> None:
     # The busy page is served by nginx or the shield, not at an address of its own: show it in place.
-    busy = build_site(make_settings(server.log.parent)).busy
+    busy = create_app(make_settings(server.log.parent)).site.busy
 
     def fulfil(route: Route) -> None:
         route.fulfill(status=503, body=busy.body, content_type="text/html; charset=utf-8")

@@ -230,7 +230,9 @@ def test_celpip_below_4_is_below_clb_4_and_earns_no_crs_points(score: int) -> No
         *[(t, a, s) for t in VALID for a in COLUMNS for s in (math.nan, math.inf, -math.inf)],
     ],
 )
-def test_an_off_scale_score_is_refused_naming_the_ability(test: LanguageTest, ability: Ability, score: float) -> None:
+def test_an_off_scale_score_is_refused_naming_the_ability(
+    test: LanguageTest, ability: Ability, score: float
+) -> None:
     scores = dict(VALID[test])
     scores[ability] = score
     with pytest.raises(RulesError) as caught:

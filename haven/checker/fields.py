@@ -1,0 +1,263 @@
+"""Form fields for the checker's pages: what each asks, how its answer is read, and what to say when
+it cannot be. Answers travel in the query string, so every value here is a short, stable string.
+
+Reading is forgiving where people are (spaces, "$", thousands separators, "7,5" for 7.5), and strict
+where the rules are (a score off its test's scale is an error, never a guess).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final
+
+from haven.checker.explain import EDUCATION, N_, Words
+from haven.rules import clb
+from haven.rules.common import ABILITIES, Ability, Education, Language, LanguageLevels
+
+
+class Kind(StrEnum):
+    RADIO = "radio"
+    NUMBER = "number"
+    MONEY = "money"
+    SCORE = "score"
+    CHECKBOX = "checkbox"
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: str  # msgid
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: Kind
+    label: str  # msgid: the legend of a radio group, the label of an input
+    required: str = ""  # msgid said when it is left empty
+    hint: str | None = None
+    options: tuple[Option, ...] = ()
+    minimum: int = 0
+    maximum: int = 0
+    invalid: str = ""  # msgid said when it cannot be read or is out of range
+    suffix: str | None = None  # msgid shown after the input ("years")
+    width: int = 3  # characters, for the input's size
+    optional: bool = False
+
+    def values(self) -> frozenset[str]:
+        return frozenset(option.value for option in self.options)
+
+
+@dataclass(frozen=True)
+class FormError:
+    field: str  # the query parameter; the page links to the input with this name
+    message: str  # already translated
+
+
+@dataclass
+class Reading:
+    """The outcome of reading a form: cleaned answers and what was wrong."""
+
+    answers: dict[str, str] = field(default_factory=dict)
+    errors: list[FormError] = field(default_factory=list)
+
+    def error_for(self, name: str) -> str | None:
+        return next((error.message for error in self.errors if error.field == name), None)
+
+
+_NUMBER_NOISE: Final = re.compile(r"[\s\u00a0\u202f$,]|CAD|\$", re.IGNORECASE)
+
+
+def clean_number(raw: str) -> str:
+    return _NUMBER_NOISE.sub("", raw)
+
+
+def read_field(spec: Field, raw: str | None, words: Words, reading: Reading) -> None:
+    """Read one field's raw value into ``reading``."""
+    value = (raw or "").strip()
+    if spec.kind is Kind.CHECKBOX:
+        if value:
+            reading.answers[spec.name] = "yes"
+        return
+    if not value:
+        if not spec.optional:
+            reading.errors.append(FormError(spec.name, words(spec.required)))
+        return
+    if spec.kind is Kind.RADIO:
+        if value in spec.values():
+            reading.answers[spec.name] = value
+        else:
+            reading.errors.append(FormError(spec.name, words(spec.required)))
+        return
+    if spec.kind in (Kind.NUMBER, Kind.MONEY):
+        number = clean_number(value)
+        if not number.isdigit() or not spec.minimum <= int(number) <= spec.maximum:
+            message = words(spec.invalid) % {"minimum": spec.minimum, "maximum": spec.maximum}
+            reading.errors.append(FormError(spec.name, message))
+            return
+        reading.answers[spec.name] = str(int(number))
+        return
+    # A score: a decimal comma is fine ("7,5"); its scale is checked with the test (read_scores).
+    number = value.replace(",", ".").replace(" ", "")
+    try:
+        parsed = float(number)
+    except ValueError:
+        parsed = math.nan
+    if not math.isfinite(parsed):
+        reading.errors.append(FormError(spec.name, words(spec.invalid)))
+        return
+    reading.answers[spec.name] = f"{parsed:g}"
+
+
+def read_fields(specs: Sequence[Field], params: Mapping[str, str], words: Words, reading: Reading) -> None:
+    for spec in specs:
+        read_field(spec, params.get(spec.name), words, reading)
+
+
+# Language tests ------------------------------------------------------------------------------------
+
+TEST_OPTIONS: Final = {
+    "ielts_general": Option("ielts_general", N_("IELTS General Training"), N_("English")),
+    "celpip_general": Option("celpip_general", N_("CELPIP-General"), N_("English")),
+    "pte_core": Option("pte_core", N_("PTE Core"), N_("English")),
+    "tef_canada": Option("tef_canada", N_("TEF Canada"), N_("French")),
+    "tcf_canada": Option("tcf_canada", N_("TCF Canada"), N_("French")),
+    "clb_en": Option("clb_en", N_("I know my CLB levels (English)")),
+    "clb_fr": Option("clb_fr", N_("I know my NCLC levels (French)")),
+}
+NO_TEST: Final = Option("none", N_("I have not taken an approved test"))
+
+
+def chosen_test(choice: str) -> tuple[clb.Test, Language]:
+    """The rules' test and language for a test option's value."""
+    if choice == "clb_en":
+        return clb.Test.CLB, Language.ENGLISH
+    if choice == "clb_fr":
+        return clb.Test.CLB, Language.FRENCH
+    test = clb.Test(choice)
+    language = clb.test_language(test)
+    assert language is not None
+    return test, language
+
+
+def language_tests(language: Language | None, *, levels: bool = False) -> tuple[Option, ...]:
+    """Test options, all of them or those of one language, with the "levels" shortcuts if asked."""
+    chosen = [
+        option
+        for value, option in TEST_OPTIONS.items()
+        if (levels or not value.startswith("clb")) and (language is None or chosen_test(value)[1] is language)
+    ]
+    return tuple(chosen)
+
+
+SCORE_LABELS: Final = {
+    Ability.READING: N_("Reading"),
+    Ability.WRITING: N_("Writing"),
+    Ability.LISTENING: N_("Listening"),
+    Ability.SPEAKING: N_("Speaking"),
+}
+
+
+def score_fields(prefix: str) -> tuple[Field, ...]:
+    """Four score inputs named ``{prefix}r``, ``{prefix}w``, ``{prefix}l``, ``{prefix}s``."""
+    return tuple(
+        Field(
+            name=f"{prefix}{ability.value[0]}",
+            kind=Kind.SCORE,
+            label=SCORE_LABELS[ability],
+            required=N_("Enter the score for %(ability)s"),
+            invalid=N_("Enter the score for %(ability)s as a number, like 7 or 6.5"),
+            width=4,
+        )
+        for ability in ABILITIES
+    )
+
+
+def scale_hint(choice: str, words: Words) -> str:
+    """How the chosen test reports its scores, for the hint above the four inputs."""
+    test, _language = chosen_test(choice)
+    chart = clb.CHARTS[test]
+    if test is clb.Test.CLB:
+        return words(N_("Enter each level as a whole number from 0 to 12."))
+    if test is clb.Test.IELTS_GENERAL:
+        return words(N_("Enter each band from 0 to 9, in steps of 0.5."))
+    if test is clb.Test.TEF_CANADA:
+        return words(
+            N_(
+                "Use the “Équivalence ancien score” values on your certificate: reading up to 300, "
+                "writing and speaking up to 450, listening up to 360."
+            )
+        )
+    if test is clb.Test.TCF_CANADA:
+        return words(N_("Reading and listening go from 100 to 699; writing and speaking from 0 to 20."))
+    scale = chart.scales[Ability.READING]
+    return words(N_("Enter each score from %(low)s to %(high)s.")) % {
+        "low": f"{scale.low:g}",
+        "high": f"{scale.high:g}",
+    }
+
+
+def read_scores(
+    choice: str | None, fields: Sequence[Field], params: Mapping[str, str], words: Words, reading: Reading
+) -> None:
+    """Read four scores for the chosen test and check each against the test's scale."""
+    for spec in fields:
+        ability = next(a for a in ABILITIES if spec.name.endswith(a.value[0]))
+        label = words(SCORE_LABELS[ability]).lower()
+        local = Reading()
+        read_field(spec, params.get(spec.name), words, local)
+        reading.answers.update(local.answers)
+        reading.errors.extend(FormError(e.field, e.message % {"ability": label}) for e in local.errors)
+    if choice is None:
+        return
+    test, language = chosen_test(choice)
+    # Check the scale of every score that could be read, even when another is still missing.
+    scores = {
+        ability: float(reading.answers[spec.name])
+        for spec, ability in zip(fields, ABILITIES, strict=True)
+        if spec.name in reading.answers
+    }
+    for problem in clb.check(test, language, scores):
+        if problem.code == "missing_score" or problem.field not in {a.value for a in ABILITIES}:
+            continue
+        spec = fields[ABILITIES.index(Ability(problem.field))]
+        message = words(N_("This %(ability)s score is not on the test’s scale. %(scale)s")) % {
+            "ability": words(SCORE_LABELS[Ability(problem.field)]).lower(),
+            "scale": scale_hint(choice, words),
+        }
+        reading.errors.append(FormError(spec.name, message))
+
+
+def levels_from(choice: str, prefix: str, answers: Mapping[str, str]) -> LanguageLevels:
+    test, language = chosen_test(choice)
+    scores = {ability: float(answers[f"{prefix}{ability.value[0]}"]) for ability in ABILITIES}
+    return clb.convert(test, language, scores)
+
+
+# Shared option lists ----------------------------------------------------------------------------
+
+EDUCATION_OPTIONS: Final = tuple(Option(level.value, EDUCATION[level]) for level in Education)
+
+# Years as radio choices, 0 to a top that means "that many or more". Spelled out, one msgid each, so
+# each language can say "1 year" and "2 years" its own way.
+_YEARS: Final = {
+    0: N_("Less than 1 year"),
+    1: N_("1 year"),
+    2: N_("2 years"),
+    3: N_("3 years"),
+    4: N_("4 years"),
+    5: N_("5 years"),
+}
+_YEARS_OR_MORE: Final = {3: N_("3 years or more"), 5: N_("5 years or more"), 6: N_("6 years or more")}
+
+
+def year_options(top: int) -> tuple[Option, ...]:
+    return tuple(Option(str(n), _YEARS_OR_MORE[n] if n == top else _YEARS[n]) for n in range(top + 1))
+
+
+YES_NO: Final = (Option("yes", N_("Yes")), Option("no", N_("No")))

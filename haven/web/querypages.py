@@ -1,0 +1,77 @@
+"""Public pages computed from their query string (calculators, the eligibility check), rendered once
+per distinct question and kept in a bounded LRU of finished responses.
+
+They are cookie-free GET pages: the same address always gives the same page (on a given day, for
+pages that depend on the rules in force), so a CDN or the page cache can serve them as well.
+Parameters a page does not read are dropped before the cache key is made, so junk in an address
+neither busts the cache nor grows it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import parse_qsl
+
+from haven.web.clock import Clock
+from haven.web.i18n import Language
+from haven.web.pagecache import CachedResponse
+
+Params = dict[str, str]
+Render = Callable[[Params, dt.date], CachedResponse]
+MAX_FIELDS: Final = 100
+
+
+@dataclass(frozen=True)
+class QueryRoute:
+    """One address: its language, the parameters it reads, and how to render it."""
+
+    lang: Language
+    names: frozenset[str]
+    render: Render
+    daily: bool = False  # the page depends on the rules in force today
+
+
+def parse_query(query: bytes, names: frozenset[str]) -> Params:
+    """The parameters this page reads, first value of each; undecodable bytes become U+FFFD."""
+    try:
+        pairs = parse_qsl(query.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:  # more fields than any form of ours has
+        return {}
+    params: Params = {}
+    for name, value in pairs:
+        if name in names and name not in params:
+            params[name] = value[:200]
+    return params
+
+
+class QueryPages:
+    def __init__(self, routes: Mapping[str, QueryRoute], clock: Clock, size: int = 1024) -> None:
+        self.routes = dict(routes)
+        self.clock = clock
+        self.size = size
+        self._cache: OrderedDict[tuple[object, ...], CachedResponse] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, path: str) -> QueryRoute | None:
+        return self.routes.get(path)
+
+    def response(self, path: str, route: QueryRoute, query: bytes) -> CachedResponse:
+        params = parse_query(query, route.names)
+        today = self.clock.today()
+        key = (path, tuple(sorted(params.items())), today if route.daily else None)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            self.hits += 1
+            return cached
+        self.misses += 1
+        rendered = route.render(params, today)
+        self._cache[key] = rendered
+        if len(self._cache) > self.size:
+            self._cache.popitem(last=False)
+        return rendered

@@ -1,0 +1,38 @@
+"""schemathesis against the published OpenAPI document: whatever it generates, no 5xx and no
+response that breaks the schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from haven.app import create_app
+from haven.web.clock import FixedClock
+from tests.conftest import make_settings
+
+VAR = Path(__file__).resolve().parent.parent.parent / "var" / "schemathesis"
+app = create_app(make_settings(VAR), clock=FixedClock(dt.date(2026, 11, 27)))
+schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
+
+
+@schema.parametrize()
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+def test_no_input_gets_a_server_error_or_breaks_the_schema(case: schemathesis.Case[Any]) -> None:
+    case.call_and_validate(
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+        ]
+    )

@@ -1,0 +1,162 @@
+"""The eligibility check in both languages: one question per page, branching, errors, results."""
+
+from __future__ import annotations
+
+from collections import Counter
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from haven.app import Haven
+from haven.checker import wizard
+from haven.web.pagecache import PUBLIC_PAGE
+from tests.checker.walk import PERSONA, form_fields, walk
+from tests.html import elements
+
+START = {"en": "/en/check-eligibility/status", "fr": "/fr/verifier-admissibilite/statut"}
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+async def test_a_full_check_ends_on_results_with_each_program_and_a_crs_estimate(
+    client: httpx.AsyncClient, lang: str
+) -> None:
+    results, asked = await walk(client, START[lang], PERSONA)
+    html = results.text
+    assert elements(html, "html")[0]["lang"] == lang
+    if lang == "en":
+        assert "Federal Skilled Worker Program" in html
+        assert "You may be eligible" in html
+        assert "You need at least 2 years of full-time work in a skilled trade" in html
+    else:
+        assert "Programme des travailleurs qualifiés (fédéral)" in html
+        assert "Vous pourriez être admissible" in html
+    assert '<span class="score__number">551</span>' in html  # 366 + 20 + 100 + 65, worked in tests/rules
+    assert results.headers["cache-control"] == PUBLIC_PAGE
+    assert "set-cookie" not in results.headers
+    assert len(asked) == len(set(asked)), "no question is asked twice"
+
+
+async def test_no_sequence_has_more_than_seven_questions() -> None:
+    every = [question.sequence for question in wizard.QUESTIONS]
+    assert max(Counter(every).values()) <= 7
+
+
+async def test_citizens_skip_straight_to_check_answers(client: httpx.AsyncClient) -> None:
+    results, asked = await walk(client, START["en"], {**PERSONA, "status": "citizen"})
+    assert asked == ["/en/check-eligibility/status"]
+    assert "You are already a Canadian citizen" in results.text
+
+
+async def test_without_a_partner_coming_the_partner_questions_are_not_asked(
+    client: httpx.AsyncClient,
+) -> None:
+    _results, asked = await walk(client, START["en"], {**PERSONA, "partner": "none"})
+    assert not [path for path in asked if "partner-" in path]
+    _results, asked = await walk(client, START["en"], PERSONA)
+    assert [path for path in asked if "partner-" in path]
+
+
+async def test_stale_partner_answers_are_dropped_when_the_partner_no_longer_comes(
+    client: httpx.AsyncClient,
+) -> None:
+    stale = {**PERSONA, "partner": "none", "go": "1"}
+    response = await client.get("/en/check-eligibility/partner", params=stale)
+    assert response.status_code == 303
+    carried = parse_qs(urlsplit(response.headers["location"]).query)
+    assert "p_edu" not in carried
+    assert "spr" not in carried
+
+
+async def test_an_empty_answer_comes_back_with_an_error_summary_and_the_other_answers_kept(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/fr/verifier-admissibilite/age", params={"status": "outside", "go": "1"})
+    assert response.status_code == 422
+    html = response.text
+    assert "<title>Erreur\u00a0: " in html
+    assert elements(html, "a", href="#age")
+    assert 'class="error-message"' in html
+    _names, hidden = form_fields(html)
+    assert hidden == {"status": "outside"}
+
+
+async def test_a_score_off_the_test_scale_is_named_with_the_scale(client: httpx.AsyncClient) -> None:
+    params = {
+        "status": "outside",
+        "test1": "ielts_general",
+        "s1r": "12",
+        "s1w": "7,5",
+        "s1l": "8",
+        "s1s": "7",
+        "go": "1",
+    }
+    response = await client.get("/en/check-eligibility/test-results", params=params)
+    assert response.status_code == 422
+    assert "This reading score is not on the test’s scale" in response.text
+    assert 'value="7.5"' in response.text or 'value="7,5"' in response.text
+
+
+async def test_a_decimal_comma_is_read_as_a_decimal_point(client: httpx.AsyncClient) -> None:
+    params = {
+        "status": "outside",
+        "test1": "ielts_general",
+        "s1r": "7,5",
+        "s1w": "7",
+        "s1l": "8",
+        "s1s": "7",
+        "go": "1",
+    }
+    response = await client.get("/en/check-eligibility/test-results", params=params)
+    assert response.status_code == 303
+    assert "s1r=7.5" in response.headers["location"]
+
+
+async def test_the_language_toggle_keeps_the_answers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/en/check-eligibility/education", params={"status": "outside", "age": "29"})
+    toggle = elements(response.text, "a", hreflang="fr")[0]["href"]
+    assert toggle.startswith("/fr/verifier-admissibilite/etudes?")
+    assert parse_qs(urlsplit(toggle).query) == {"status": ["outside"], "age": ["29"]}
+
+
+async def test_the_back_link_goes_to_the_previous_question_with_the_answers(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/en/check-eligibility/partner", params={"status": "outside", "age": "29"})
+    back = elements(response.text, "a", **{"class": "back-link"})[0]["href"]
+    assert back.startswith("/en/check-eligibility/age?")
+
+
+async def test_check_answers_lists_each_answer_with_a_change_link(client: httpx.AsyncClient) -> None:
+    results, _asked = await walk(client, START["en"], PERSONA)
+    answers = parse_qs(urlsplit(str(results.url)).query)
+    check = await client.get(
+        "/en/check-eligibility/check-answers", params={k: v[0] for k, v in answers.items()}
+    )
+    assert check.status_code == 200
+    changes = [a["href"] for a in elements(check.text, "a") if "return=check" in a.get("href", "")]
+    assert len(changes) == len(wizard.applicable({k: v[0] for k, v in answers.items()}))
+
+
+async def test_an_incomplete_results_address_sends_you_to_the_first_missing_question(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/en/check-eligibility/results", params={"status": "outside", "age": "29"})
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/en/check-eligibility/partner?")
+
+
+async def test_junk_parameters_do_not_reach_the_page_or_its_cache(
+    client: httpx.AsyncClient, app: Haven
+) -> None:
+    before = len(app.query_pages._cache)
+    first = await client.get("/en/check-eligibility/status?utm_source=x")
+    second = await client.get("/en/check-eligibility/status?utm_source=y&junk=1")
+    assert first.content == second.content
+    assert len(app.query_pages._cache) <= before + 1
+
+
+async def test_the_start_page_starts_the_check(client: httpx.AsyncClient) -> None:
+    for lang, path in (("en", "/en/check-eligibility"), ("fr", "/fr/verifier-admissibilite")):
+        html = (await client.get(path)).text
+        assert elements(html, "a", href=START[lang])
