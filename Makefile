@@ -44,7 +44,7 @@ format: $(BIN)/.dev ## Format the code with ruff
 
 bench: $(BIN)/.dev ## Benchmarks; figures go to bench/results/
 	@scripts/ensure-system-deps nginx wrk
-	$(BIN)/python -m bench.content
+	$(BIN)/python -m bench
 
 i18n: $(BIN)/.dev ## Extract UI strings and update the French catalog
 	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output --omit-header -o haven/locales/messages.pot .

@@ -37,7 +37,9 @@ def pinned(core: int) -> list[str]:
     return ["taskset", "-c", str(core)] if shutil.which("taskset") else []
 
 
-def wrk(url: str, *, connections: int, seconds: int, headers: Sequence[str]) -> dict[str, float]:
+def wrk(
+    url: str, *, connections: int, seconds: int, headers: Sequence[str], extra: Sequence[str] = ()
+) -> dict[str, float]:
     command = [
         *pinned(1),
         "wrk",
@@ -46,6 +48,7 @@ def wrk(url: str, *, connections: int, seconds: int, headers: Sequence[str]) -> 
         f"-d{seconds}s",
         "--latency",
         *[arg for header in headers for arg in ("-H", header)],
+        *extra,
         url,
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout

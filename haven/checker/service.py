@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from haven.checker import schemas
 from haven.checker.explain import CRS_FACTORS, FSW_FACTORS, PROGRAMS, pointer_both, reason_both, translated
@@ -14,6 +14,10 @@ from haven.rules.common import ABILITIES, LanguageLevels, RulesError
 from haven.web.errors import FieldError, FieldErrors
 
 T = TypeVar("T")
+
+# Factor names in both languages, translated once rather than on every response.
+CRS_LABELS: Final = {key: translated(message) for key, message in CRS_FACTORS.items()}
+FSW_LABELS: Final = {key: translated(message) for key, message in FSW_FACTORS.items()}
 
 
 class _Problems:
@@ -123,7 +127,7 @@ def crs_out(result: crs.CrsResult) -> dict[str, Any]:
                 "points": factor.points,
                 "maximum": factor.maximum,
                 "parts": dict(factor.parts),
-                "label": translated(CRS_FACTORS[key]),
+                "label": CRS_LABELS[key],
             }
             for key, factor in result.details.items()
         },
@@ -159,7 +163,7 @@ def fsw_out(result: fsw.FswResult) -> dict[str, Any]:
                 "points": factor.points,
                 "maximum": factor.maximum,
                 "parts": dict(factor.parts),
-                "label": translated(FSW_FACTORS[key]),
+                "label": FSW_LABELS[key],
             }
             for key, factor in result.factors.items()
         },

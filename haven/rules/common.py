@@ -71,13 +71,13 @@ class LanguageLevels:
 
     language: Language
     levels: Mapping[Ability, int]
+    lowest: int = field(init=False, compare=False)  # used by every threshold: worked out once
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lowest", min(self.levels[ability] for ability in ABILITIES))
 
     def level(self, ability: Ability) -> int:
         return self.levels[ability]
-
-    @property
-    def lowest(self) -> int:
-        return min(self.levels[ability] for ability in ABILITIES)
 
     def all_at_least(self, level: int) -> bool:
         return self.lowest >= level

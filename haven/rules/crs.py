@@ -14,10 +14,11 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final
+from functools import partial
+from types import MappingProxyType
+from typing import Final, NamedTuple
 
 from haven.rules.common import (
-    ABILITIES,
     Dated,
     Education,
     History,
@@ -202,16 +203,19 @@ class CrsProfile:
     job_offer: JobOffer = JobOffer.NONE
 
 
-@dataclass(frozen=True)
-class Factor:
+_NO_PARTS: Final[Mapping[str, int]] = MappingProxyType({})
+
+
+class Factor(NamedTuple):
+    # A named tuple, not a dataclass: a score makes about sixteen of these, and building a frozen
+    # dataclass costs several times more (the CRS bench counts scores per second).
     section: Section
     points: int
     maximum: int
-    parts: Mapping[str, int] = field(default_factory=dict)
+    parts: Mapping[str, int] = _NO_PARTS
 
 
-@dataclass(frozen=True)
-class CrsResult:
+class CrsResult(NamedTuple):
     total: int
     core: int
     spouse: int
@@ -234,13 +238,25 @@ MAX_AGE: Final = 120
 MAX_YEARS: Final = 60
 
 
+_THREE_YEAR: Final = frozenset({E.BACHELOR, E.TWO_OR_MORE, E.MASTER, E.DOCTORAL})
+_CANADIAN_NEEDS: Final = {
+    CanadianEducation.ONE_OR_TWO_YEAR: _THREE_YEAR | {E.ONE_YEAR, E.TWO_YEAR},
+    CanadianEducation.THREE_YEAR_OR_MORE: _THREE_YEAR,
+}
+
+
 def check(profile: CrsProfile) -> None:
     """Refuse input no real profile can have, naming the field."""
     if not 0 <= profile.age <= MAX_AGE:
         raise RulesError("age", "age_out_of_range", f"Enter an age from 0 to {MAX_AGE}.")
-    for name in ("canadian_work_years", "foreign_work_years"):
-        if not 0 <= getattr(profile, name) <= MAX_YEARS:
-            raise RulesError(name, "years_out_of_range", f"Enter a number of years from 0 to {MAX_YEARS}.")
+    if not 0 <= profile.canadian_work_years <= MAX_YEARS:
+        raise RulesError(
+            "canadian_work_years", "years_out_of_range", f"Enter a number of years from 0 to {MAX_YEARS}."
+        )
+    if not 0 <= profile.foreign_work_years <= MAX_YEARS:
+        raise RulesError(
+            "foreign_work_years", "years_out_of_range", f"Enter a number of years from 0 to {MAX_YEARS}."
+        )
     second = profile.second_language
     if second is not None and second.language is profile.first_language.language:
         raise RulesError(
@@ -248,11 +264,7 @@ def check(profile: CrsProfile) -> None:
             "same_language_twice",
             "The second official language must be the other one (English or French).",
         )
-    three_year = {E.BACHELOR, E.TWO_OR_MORE, E.MASTER, E.DOCTORAL}
-    needs = {
-        CanadianEducation.ONE_OR_TWO_YEAR: three_year | {E.ONE_YEAR, E.TWO_YEAR},
-        CanadianEducation.THREE_YEAR_OR_MORE: three_year,
-    }.get(profile.canadian_education)
+    needs = _CANADIAN_NEEDS.get(profile.canadian_education)
     if needs is not None and profile.education not in needs:
         raise RulesError(
             "canadian_education",
@@ -268,104 +280,145 @@ def check(profile: CrsProfile) -> None:
         )
 
 
-def score(profile: CrsProfile, *, as_of: dt.date) -> CrsResult:
-    """The CRS score of ``profile`` under the rules in force on ``as_of``."""
-    check(profile)
-    dated = CRS.on(as_of)
-    table = dated.table
-    spouse = profile.spouse if profile.spouse is not None and profile.spouse.counts else None
-    column = 0 if spouse is not None else 1  # (with spouse, without)
-    details: dict[str, Factor] = {}
-
-    # A. Core / human capital
-    details["age"] = Factor(Section.CORE, table.age.get(profile.age, (0, 0))[column], (100, 110)[column])
-    details["education"] = Factor(
-        Section.CORE, table.education[profile.education][column], (140, 150)[column]
-    )
-    first = {
-        ability.value: _first_language_points(table, profile.first_language.level(ability), column)
-        for ability in ABILITIES
-    }
-    details["first_language"] = Factor(Section.CORE, sum(first.values()), (128, 136)[column], first)
-    second_parts: dict[str, int] = {}
-    if profile.second_language is not None:
-        second_parts = {
-            ability.value: _step(table.second_language, profile.second_language.level(ability))
-            for ability in ABILITIES
-        }
-    cap = table.second_language_cap[column]
-    details["second_language"] = Factor(Section.CORE, min(cap, sum(second_parts.values())), cap, second_parts)
-    details["canadian_work"] = Factor(
-        Section.CORE,
-        _pair_step(table.canadian_work, profile.canadian_work_years, column),
-        (70, 80)[column],
-    )
-
-    # B. Spouse or common-law partner
-    if spouse is not None:
-        details["spouse_education"] = Factor(Section.SPOUSE, table.spouse_education[spouse.education], 10)
-        spouse_parts = (
-            {
-                ability.value: _step(table.spouse_language, spouse.language.level(ability))
-                for ability in ABILITIES
-            }
-            if spouse.language is not None
-            else {}
-        )
-        details["spouse_language"] = Factor(Section.SPOUSE, sum(spouse_parts.values()), 20, spouse_parts)
-        details["spouse_canadian_work"] = Factor(
-            Section.SPOUSE, _step(table.spouse_canadian_work, spouse.canadian_work_years), 10
-        )
-
-    # C. Skill transferability
-    details.update(_transferability(profile))
-
-    # D. Additional points
-    details["provincial_nomination"] = Factor(
-        Section.ADDITIONAL, table.provincial_nomination if profile.provincial_nomination else 0, 600
-    )
-    details["job_offer"] = Factor(
-        Section.ADDITIONAL, table.job_offer[profile.job_offer], max(table.job_offer.values())
-    )
-    details["french_language"] = Factor(
-        Section.ADDITIONAL, _french_points(table, profile), table.french_with_english
-    )
-    details["canadian_education"] = Factor(
-        Section.ADDITIONAL, table.canadian_education[profile.canadian_education], 30
-    )
-    details["sibling"] = Factor(Section.ADDITIONAL, table.sibling if profile.sibling_in_canada else 0, 15)
-
-    totals = {
-        section: min(
-            table.caps[section],
-            sum(factor.points for factor in details.values() if factor.section is section),
-        )
-        for section in Section
-    }
-    return CrsResult(
-        total=sum(totals.values()),
-        core=totals[Section.CORE],
-        spouse=totals[Section.SPOUSE],
-        transferability=totals[Section.TRANSFERABILITY],
-        additional=totals[Section.ADDITIONAL],
-        with_spouse=spouse is not None,
-        rules_version=dated.version,
-        details=details,
-    )
-
-
-def _first_language_points(table: CrsTable, level: int, column: int) -> int:
-    for lowest, pair in table.first_language:
-        if level >= lowest:
-            return pair[column]
-    return 0
-
-
 def _pair_step(steps: Sequence[tuple[int, tuple[int, int]]], value: int, column: int) -> int:
     for lowest, pair in steps:
         if value >= lowest:
             return pair[column]
     return 0
+
+
+@dataclass(frozen=True)
+class _Lookups:
+    """A table's steps unrolled into tuples indexed by level or years, per column, built once."""
+
+    age: tuple[tuple[int, ...], tuple[int, ...]]
+    first_language: tuple[tuple[int, ...], tuple[int, ...]]
+    second_language: tuple[int, ...]
+    canadian_work: tuple[tuple[int, ...], tuple[int, ...]]
+    spouse_language: tuple[int, ...]
+    spouse_canadian_work: tuple[int, ...]
+    job_offer_maximum: int
+
+
+def _unroll(table: CrsTable) -> _Lookups:
+    def pair(
+        steps: Sequence[tuple[int, tuple[int, int]]], top: int
+    ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        return (
+            tuple(_pair_step(steps, value, 0) for value in range(top + 1)),
+            tuple(_pair_step(steps, value, 1) for value in range(top + 1)),
+        )
+
+    return _Lookups(
+        age=(
+            tuple(table.age.get(age, (0, 0))[0] for age in range(MAX_AGE + 1)),
+            tuple(table.age.get(age, (0, 0))[1] for age in range(MAX_AGE + 1)),
+        ),
+        first_language=pair(table.first_language, MAX_LEVEL),
+        second_language=tuple(_step(table.second_language, level) for level in range(MAX_LEVEL + 1)),
+        canadian_work=pair(table.canadian_work, MAX_YEARS),
+        spouse_language=tuple(_step(table.spouse_language, level) for level in range(MAX_LEVEL + 1)),
+        spouse_canadian_work=tuple(
+            _step(table.spouse_canadian_work, years) for years in range(MAX_YEARS + 1)
+        ),
+        job_offer_maximum=max(table.job_offer.values()),
+    )
+
+
+MAX_LEVEL: Final = 12
+_LOOKUPS: Final = {version.version: _unroll(version.table) for version in CRS.versions}
+
+
+def _per_ability(levels: LanguageLevels, points: Sequence[int]) -> dict[str, int]:
+    # Abilities are str enums: they serve as the "reading"... keys as they are.
+    return {
+        ability: points[level if level <= MAX_LEVEL else MAX_LEVEL]
+        for ability, level in levels.levels.items()
+    }
+
+
+# Build a Factor (about sixteen per score) and the result without the Python-level __new__ that a
+# NamedTuple adds.
+_factor: Final = partial(tuple.__new__, Factor)
+_result: Final = partial(tuple.__new__, CrsResult)
+
+
+def score(profile: CrsProfile, *, as_of: dt.date) -> CrsResult:
+    """The CRS score of ``profile`` under the rules in force on ``as_of``.
+
+    Written for speed as well as clarity (a crowd uses the calculator at once): the tables are
+    unrolled into tuples once, and each section's sum is taken from the numbers as they are made.
+    """
+    check(profile)
+    dated = CRS.on(as_of)
+    table, lookups = dated.table, _LOOKUPS[dated.version]
+    spouse = profile.spouse
+    if spouse is not None and not (spouse.accompanying and not spouse.canadian_citizen_or_pr):
+        spouse = None  # §A.1: scored as single (the same test as Spouse.counts, inlined)
+    column = 0 if spouse is not None else 1  # (with spouse, without)
+    CORE, SPOUSE, ADDITIONAL = Section.CORE, Section.SPOUSE, Section.ADDITIONAL
+
+    # A. Core / human capital
+    age = lookups.age[column][profile.age]
+    education = table.education[profile.education][column]
+    points = lookups.first_language[column]
+    first = {
+        ability: points[level if level <= MAX_LEVEL else MAX_LEVEL]
+        for ability, level in profile.first_language.levels.items()
+    }
+    first_points = sum(first.values())
+    second = _per_ability(profile.second_language, lookups.second_language) if profile.second_language else {}
+    second_cap = table.second_language_cap[column]
+    second_points = min(second_cap, sum(second.values()))
+    canadian_work = lookups.canadian_work[column][profile.canadian_work_years]
+    details: dict[str, Factor] = {
+        "age": _factor((CORE, age, (100, 110)[column], _NO_PARTS)),
+        "education": _factor((CORE, education, (140, 150)[column], _NO_PARTS)),
+        "first_language": _factor((CORE, first_points, (128, 136)[column], first)),
+        "second_language": _factor((CORE, second_points, second_cap, second)),
+        "canadian_work": _factor((CORE, canadian_work, (70, 80)[column], _NO_PARTS)),
+    }
+    core = min(table.caps[CORE], age + education + first_points + second_points + canadian_work)
+
+    # B. Spouse or common-law partner
+    spouse_total = 0
+    if spouse is not None:
+        spouse_parts = _per_ability(spouse.language, lookups.spouse_language) if spouse.language else {}
+        spouse_education = table.spouse_education[spouse.education]
+        spouse_language = sum(spouse_parts.values())
+        spouse_work = lookups.spouse_canadian_work[spouse.canadian_work_years]
+        details["spouse_education"] = _factor((SPOUSE, spouse_education, 10, _NO_PARTS))
+        details["spouse_language"] = _factor((SPOUSE, spouse_language, 20, spouse_parts))
+        details["spouse_canadian_work"] = _factor((SPOUSE, spouse_work, 10, _NO_PARTS))
+        spouse_total = min(table.caps[SPOUSE], spouse_education + spouse_language + spouse_work)
+
+    # C. Skill transferability
+    blocks = _transferability(profile)
+    details.update(blocks)
+    transferability = min(
+        table.caps[Section.TRANSFERABILITY],
+        blocks["transferability_education"].points
+        + blocks["transferability_foreign_work"].points
+        + blocks["transferability_certificate"].points,
+    )
+
+    # D. Additional points
+    nomination = table.provincial_nomination if profile.provincial_nomination else 0
+    job_offer = table.job_offer[profile.job_offer]
+    french = _french_points(table, profile)
+    study = table.canadian_education[profile.canadian_education]
+    sibling = table.sibling if profile.sibling_in_canada else 0
+    details["provincial_nomination"] = _factor((ADDITIONAL, nomination, 600, _NO_PARTS))
+    details["job_offer"] = _factor((ADDITIONAL, job_offer, lookups.job_offer_maximum, _NO_PARTS))
+    details["french_language"] = _factor((ADDITIONAL, french, table.french_with_english, _NO_PARTS))
+    details["canadian_education"] = _factor((ADDITIONAL, study, 30, _NO_PARTS))
+    details["sibling"] = _factor((ADDITIONAL, sibling, 15, _NO_PARTS))
+    additional = min(table.caps[ADDITIONAL], nomination + job_offer + french + study + sibling)
+
+    total = core + spouse_total + transferability + additional
+    return _result(
+        (total, core, spouse_total, transferability, additional, column == 0, dated.version, details)
+    )
 
 
 # Skill transferability (§A.4). Language thresholds hold in all four abilities of the first
@@ -375,49 +428,56 @@ TIER_1: Final = frozenset({E.ONE_YEAR, E.TWO_YEAR, E.BACHELOR})  # a single bach
 BLOCK_CAP: Final = 50
 
 
+# (strength, band) → points: strength 1 is a tier-1 credential or 1-2 years abroad, 2 is tier 2 or
+# 3+ years; band 1 is CLB 7+ or 1 year in Canada, band 2 is CLB 9+ or 2+ years.
+_COMBINATION: Final = ((0, 0, 0), (0, 13, 25), (0, 25, 50))
+
+
 def _transferability(profile: CrsProfile) -> dict[str, Factor]:
     lowest = profile.first_language.lowest
-    language_band = 2 if lowest >= 9 else 1 if lowest >= 7 else 0
-    canadian_band = 2 if profile.canadian_work_years >= 2 else 1 if profile.canadian_work_years >= 1 else 0
-
-    def combination(strength: int, band: int) -> int:
-        # strength 1 (tier 1, or 1-2 years abroad): 13/25; strength 2: 25/50.
-        if strength == 0 or band == 0:
-            return 0
-        return {(1, 1): 13, (1, 2): 25, (2, 1): 25, (2, 2): 50}[(strength, band)]
-
-    education = 2 if profile.education in TIER_2 else 1 if profile.education in TIER_1 else 0
-    foreign = 2 if profile.foreign_work_years >= 3 else 1 if profile.foreign_work_years >= 1 else 0
-    education_parts = {
-        "with_language": combination(education, language_band),
-        "with_canadian_work": combination(education, canadian_band),
-    }
-    foreign_parts = {
-        "with_language": combination(foreign, language_band),
-        "with_canadian_work": combination(foreign, canadian_band),
-    }
+    language = 2 if lowest >= 9 else 1 if lowest >= 7 else 0
+    years = profile.canadian_work_years
+    canadian = 2 if years >= 2 else 1 if years >= 1 else 0
+    education = _COMBINATION[2 if profile.education in TIER_2 else 1 if profile.education in TIER_1 else 0]
+    abroad = profile.foreign_work_years
+    foreign = _COMBINATION[2 if abroad >= 3 else 1 if abroad >= 1 else 0]
     certificate = 0
     if profile.certificate_of_qualification:
         certificate = 50 if lowest >= 7 else 25 if lowest >= 5 else 0
+    section = Section.TRANSFERABILITY
     return {
-        "transferability_education": Factor(
-            Section.TRANSFERABILITY, min(BLOCK_CAP, sum(education_parts.values())), BLOCK_CAP, education_parts
+        "transferability_education": _factor(
+            (
+                section,
+                min(BLOCK_CAP, education[language] + education[canadian]),
+                BLOCK_CAP,
+                {"with_language": education[language], "with_canadian_work": education[canadian]},
+            )
         ),
-        "transferability_foreign_work": Factor(
-            Section.TRANSFERABILITY, min(BLOCK_CAP, sum(foreign_parts.values())), BLOCK_CAP, foreign_parts
+        "transferability_foreign_work": _factor(
+            (
+                section,
+                min(BLOCK_CAP, foreign[language] + foreign[canadian]),
+                BLOCK_CAP,
+                {"with_language": foreign[language], "with_canadian_work": foreign[canadian]},
+            )
         ),
-        "transferability_certificate": Factor(Section.TRANSFERABILITY, certificate, BLOCK_CAP),
+        "transferability_certificate": _factor((section, certificate, BLOCK_CAP, _NO_PARTS)),
     }
 
 
 def _french_points(table: CrsTable, profile: CrsProfile) -> int:
     """NCLC 7+ in all four French abilities: 50 with CLB 5+ in all four English abilities, 25
     otherwise (English weaker, or not tested). French may be the first or second language."""
-    results = [r for r in (profile.first_language, profile.second_language) if r is not None]
-    french = next((r for r in results if r.language is Language.FRENCH), None)
-    english = next((r for r in results if r.language is Language.ENGLISH), None)
-    if french is None or not french.all_at_least(7):
+    first, second = profile.first_language, profile.second_language
+    if first.language is Language.FRENCH:
+        french, english = first, second
+    elif second is not None and second.language is Language.FRENCH:
+        french, english = second, first
+    else:
         return 0
-    if english is not None and english.all_at_least(5):
+    if french.lowest < 7:
+        return 0
+    if english is not None and english.lowest >= 5:
         return table.french_with_english
     return table.french_with_weak_english

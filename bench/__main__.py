@@ -1,0 +1,9 @@
+"""``make bench``: every benchmark in turn; each writes its figures to bench/results/."""
+
+from __future__ import annotations
+
+from bench import checker, content
+
+if __name__ == "__main__":
+    content.main([])
+    checker.main([])
