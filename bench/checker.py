@@ -171,7 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "meets_target": median >= TARGET_SCORES_PER_SECOND,
         },
         "through_the_stack": {
-            "method": f"wrk -t1 -c64 -d{args.seconds}s, {args.runs} runs, medians; server on core 0, wrk on core 1",
+            "method": (
+                f"wrk -t1 -c64 -d{args.seconds}s, {args.runs} runs, medians; "
+                "server on core 0, wrk on core 1"
+            ),
             **stack,
         },
     }

@@ -21,6 +21,7 @@ from haven.content.site import Site, build_site
 from haven.db import create_engine
 from haven.ops.health import ops_handlers
 from haven.ops.metrics import RequestMetrics
+from haven.web import apidocs
 from haven.web.asgi import ASGIApp, Message, Receive, Scope, Send
 from haven.web.clock import Clock, SystemClock
 from haven.web.errors import ErrorPages, install_error_handlers
@@ -149,7 +150,10 @@ def create_app(settings: settings_module.Settings, *, clock: Clock | None = None
     clock = clock or SystemClock()
     site = build_site(settings, dynamic_links=checker_routes.links())
     query_pages = QueryPages(checker_routes.page_routes(site), clock)
-    return Haven(settings, site, create_framework(site, clock), query_pages)
+    framework = create_framework(site, clock)
+    haven = Haven(settings, site, framework, query_pages)
+    haven.responses = {**site.responses, apidocs.PATH: apidocs.render_docs(site, framework.openapi())}
+    return haven
 
 
 def build() -> Haven:

@@ -130,18 +130,7 @@ def build_site(
         responses[f"/{lang}"] = redirect(f"/{lang}/")
 
     def bilingual(template: str, *, status: int, cache_control: str, **extra: Any) -> CachedResponse:
-        columns = {lang: renderer.module(f"bilingual/{template}.html", lang) for lang in LANGUAGES}
-        chrome = {lang: renderer.module("bilingual/chrome.html", lang) for lang in LANGUAGES}
-        context: dict[str, Any] = {
-            "columns": columns,
-            "chrome": chrome,
-            "noindex": status != 200,
-            "description": "",
-            "canonical": None,
-            "alternates": {},
-        }
-        context.update(extra)
-        html = renderer.render("bilingual.html", "en", **context)
+        html = render_bilingual(renderer, template, noindex=status != 200, **extra)
         headers = {"x-robots-tag": "noindex"} if status != 200 else {}
         if status == 503:
             headers["retry-after"] = str(BUSY_RETRY_AFTER)
@@ -188,6 +177,25 @@ def build_site(
         files[item.url.lstrip("/")] = response
 
     return Site(responses, not_found, busy, problem, library, assets, files, renderer, base)
+
+
+def render_bilingual(
+    renderer: Renderer,
+    column: str,
+    *,
+    page: str = "bilingual.html",
+    column_context: Mapping[str, Any] | None = None,
+    **context: Any,
+) -> str:
+    """A page with the same content in both languages, English left and French right: the column
+    template ``bilingual/{column}.html`` is rendered once per language into ``page``."""
+    columns = {
+        lang: renderer.module(f"bilingual/{column}.html", lang, **(column_context or {}))
+        for lang in LANGUAGES
+    }
+    chrome = {lang: renderer.module("bilingual/chrome.html", lang) for lang in LANGUAGES}
+    defaults: dict[str, Any] = {"noindex": False, "description": "", "canonical": None, "alternates": {}}
+    return renderer.render(page, "en", **{**defaults, **context, "columns": columns, "chrome": chrome})
 
 
 def _file_name(path: str) -> str:

@@ -15,7 +15,7 @@ from tests.server import RunningServer
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 LIBRARY = load_library()
-PATHS = ["/", *[page.path for lang in ("en", "fr") for page in LIBRARY.in_language(lang)]]
+PATHS = ["/", "/api/v1/docs", *[page.path for lang in ("en", "fr") for page in LIBRARY.in_language(lang)]]
 
 
 @pytest.mark.parametrize("path", PATHS)

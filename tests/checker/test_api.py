@@ -233,3 +233,13 @@ async def test_an_unknown_api_address_answers_json_404(api: httpx.AsyncClient) -
     response = await api.get("/api/v1/nothing")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/json"
+
+
+async def test_the_api_reference_is_a_page_of_our_own_in_both_languages(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/v1/docs")
+    assert response.status_code == 200
+    html = response.text
+    for path in ("/api/v1/crs", "/api/v1/clb", "/api/v1/fsw", "/api/v1/eligibility"):
+        assert f"POST {path}" in html
+    assert "API de Haven" in html
+    assert "<script src=\"http" not in html  # nothing loaded from elsewhere
