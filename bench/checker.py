@@ -31,6 +31,7 @@ from tests.server import start_server
 RESULTS = Path(__file__).resolve().parent / "results" / "checker.json"
 TARGET_SCORES_PER_SECOND = 100_000
 TODAY = dt.date(2026, 11, 27)
+PINNING = "server on core 0, wrk on core 1"
 API_BODY = {
     "age": 29,
     "education": "bachelor",
@@ -171,10 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "meets_target": median >= TARGET_SCORES_PER_SECOND,
         },
         "through_the_stack": {
-            "method": (
-                f"wrk -t1 -c64 -d{args.seconds}s, {args.runs} runs, medians; "
-                "server on core 0, wrk on core 1"
-            ),
+            "method": f"wrk -t1 -c64 -d{args.seconds}s, {args.runs} runs, medians; {PINNING}",
             **stack,
         },
     }

@@ -242,4 +242,4 @@ async def test_the_api_reference_is_a_page_of_our_own_in_both_languages(api: htt
     for path in ("/api/v1/crs", "/api/v1/clb", "/api/v1/fsw", "/api/v1/eligibility"):
         assert f"POST {path}" in html
     assert "API de Haven" in html
-    assert "<script src=\"http" not in html  # nothing loaded from elsewhere
+    assert '<script src="http' not in html  # nothing loaded from elsewhere
