@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.content import cpu_seconds, pinned, wrk
+from haven.checker.schemas import CRS_EXAMPLE
 from haven.rules import crs
 from haven.rules.common import ABILITIES, Education, Language, LanguageLevels
 from tests.server import start_server
@@ -32,26 +33,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "checker.json"
 TARGET_SCORES_PER_SECOND = 100_000
 TODAY = dt.date(2026, 11, 27)
 PINNING = "server on core 0, wrk on core 1"
-API_BODY = {
-    "age": 29,
-    "education": "bachelor",
-    "canadian_education": "none",
-    "first_language": {
-        "language": "en",
-        "test": "ielts_general",
-        "reading": 7.5,
-        "writing": 7,
-        "listening": 8,
-        "speaking": 7,
-    },
-    "second_language": None,
-    "canadian_work_years": 0,
-    "foreign_work_years": 3,
-    "certificate_of_qualification": False,
-    "provincial_nomination": False,
-    "sibling_in_canada": False,
-    "spouse": None,
-}
+API_BODY = CRS_EXAMPLE
 RESULT_PAGE = (
     "/en/immigrate/express-entry/crs-calculator/result?age=29&education=bachelor&cedu=none&t1=ielts_general"
     "&s1r=7.5&s1w=7&s1l=8&s1s=7&t2=none&cwork=0&fwork=3&partner=none"

@@ -12,8 +12,16 @@ from typing import Any, Final
 
 from haven.checker.explain import N_, Words
 from haven.checker.fields import (
-    EDUCATION_OPTIONS,
+    AGE,
+    CANADIAN_WORK,
+    EDUCATION_LEVEL,
+    EDUCATION_WHERE,
+    FAMILY_SIZE,
     NO_TEST,
+    PARTNER,
+    PARTNER_EDUCATION,
+    PARTNER_WORK,
+    SETTLEMENT_FUNDS,
     YES_NO,
     Field,
     FormError,
@@ -37,24 +45,6 @@ from haven.web.querypages import Params, QueryRoute, Render
 
 YEARS_0_5: Final = year_options(5)
 
-AGE: Final = Field(
-    "age",
-    Kind.NUMBER,
-    N_("How old are you?"),
-    required=N_("Enter your age"),
-    invalid=N_("Enter your age as a whole number from %(minimum)s to %(maximum)s"),
-    minimum=0,
-    maximum=120,
-    suffix=N_("years old"),
-)
-EDUCATION: Final = Field(
-    "education",
-    Kind.RADIO,
-    N_("What is your highest level of education?"),
-    required=N_("Select your highest level of education"),
-    hint=N_("Education from outside Canada counts only with an educational credential assessment (ECA)."),
-    options=EDUCATION_OPTIONS,
-)
 FIRST_TEST: Final = Field(
     "t1",
     Kind.RADIO,
@@ -68,18 +58,6 @@ SECOND_TEST: Final = Field(
     N_("Did you take a test in your second official language?"),
     required=N_("Select a test, or that you have not taken one"),
     options=(*language_tests(None, levels=True), Option("none", N_("No, or not in the other language"))),
-)
-PARTNER: Final = Field(
-    "partner",
-    Kind.RADIO,
-    N_("Do you have a spouse or common-law partner?"),
-    required=N_("Select whether you have a spouse or common-law partner"),
-    options=(
-        Option("none", N_("No")),
-        Option("coming", N_("Yes, and they would come with me to Canada")),
-        Option("not_coming", N_("Yes, but they would not come with me")),
-        Option("canadian", N_("Yes, and they are a Canadian citizen or permanent resident")),
-    ),
 )
 SCORES_HINT: Final = N_(
     "Enter the results from your test report. For TEF Canada, use the “Équivalence ancien score” "
@@ -113,7 +91,7 @@ CRS_SECTIONS: Final = (
         N_("About you"),
         (
             AGE,
-            EDUCATION,
+            EDUCATION_LEVEL,
             Field(
                 "cedu",
                 Kind.RADIO,
@@ -139,17 +117,7 @@ CRS_SECTIONS: Final = (
     Section(
         N_("Work experience"),
         (
-            Field(
-                "cwork",
-                Kind.RADIO,
-                N_("How many years of skilled work experience do you have in Canada?"),
-                required=N_("Select how many years of skilled work you have in Canada"),
-                hint=N_(
-                    "In the last 10 years: paid, full time or equal part time, TEER 0, 1, 2 or 3, with "
-                    "authorization."
-                ),
-                options=YEARS_0_5,
-            ),
+            CANADIAN_WORK,
             Field(
                 "fwork",
                 Kind.RADIO,
@@ -188,20 +156,8 @@ CRS_SECTIONS: Final = (
     Section(
         N_("Your spouse or partner’s details"),
         (
-            Field(
-                "p_edu",
-                Kind.RADIO,
-                N_("What is your spouse or partner’s highest level of education?"),
-                required=N_("Select your spouse or partner’s highest level of education"),
-                options=EDUCATION_OPTIONS,
-            ),
-            Field(
-                "p_work",
-                Kind.RADIO,
-                N_("How many years of skilled work in Canada does your spouse or partner have?"),
-                required=N_("Select how many years your spouse or partner has worked in Canada"),
-                options=YEARS_0_5,
-            ),
+            PARTNER_EDUCATION,
+            PARTNER_WORK,
             Field(
                 "p_test",
                 Kind.RADIO,
@@ -279,20 +235,8 @@ FSW_SECTIONS: Final = (
         N_("About you"),
         (
             AGE,
-            EDUCATION,
-            Field(
-                "where",
-                Kind.RADIO,
-                N_("Where did you get this education?"),
-                required=N_("Select where you got this education"),
-                options=(
-                    Option("canada", N_("In Canada")),
-                    Option(
-                        "eca", N_("Outside Canada, and I have an educational credential assessment (ECA)")
-                    ),
-                    Option("no_eca", N_("Outside Canada, and I do not have an ECA")),
-                ),
-            ),
+            EDUCATION_LEVEL,
+            EDUCATION_WHERE,
         ),
     ),
     Section(
@@ -343,29 +287,8 @@ FSW_SECTIONS: Final = (
             ),
             Field("authorized", Kind.CHECKBOX, N_("I am authorized to work in Canada now")),
             Field("quebec", Kind.CHECKBOX, N_("I plan to live in Quebec")),
-            Field(
-                "family",
-                Kind.NUMBER,
-                N_("How many people are in your family?"),
-                required=N_("Enter the number of people in your family"),
-                invalid=N_("Enter a whole number from %(minimum)s to %(maximum)s"),
-                minimum=1,
-                maximum=30,
-                hint=N_(
-                    "Count yourself, your spouse or partner, and your dependent children, even those "
-                    "who will not come."
-                ),
-            ),
-            Field(
-                "funds",
-                Kind.MONEY,
-                N_("How much money can you bring to settle in Canada?"),
-                required=N_("Enter the amount of money you can bring, in Canadian dollars"),
-                invalid=N_("Enter the amount in Canadian dollars as a whole number, like 20000"),
-                minimum=0,
-                maximum=1_000_000_000,
-                width=10,
-            ),
+            FAMILY_SIZE,
+            SETTLEMENT_FUNDS,
         ),
     ),
     Section(

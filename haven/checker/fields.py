@@ -261,3 +261,107 @@ def year_options(top: int) -> tuple[Option, ...]:
 
 
 YES_NO: Final = (Option("yes", N_("Yes")), Option("no", N_("No")))
+
+
+# Questions both the eligibility check and the calculators ask, worded once ----------------------
+
+AGE: Final = Field(
+    "age",
+    Kind.NUMBER,
+    N_("How old are you?"),
+    required=N_("Enter your age"),
+    invalid=N_("Enter your age as a whole number from %(minimum)s to %(maximum)s"),
+    minimum=0,
+    maximum=120,
+    suffix=N_("years old"),
+    hint=N_("Your age today, in years. Points for age change on your birthday."),
+)
+EDUCATION_LEVEL: Final = Field(
+    "education",
+    Kind.RADIO,
+    N_("What is your highest level of education?"),
+    required=N_("Select your highest level of education"),
+    hint=N_("Education from outside Canada counts only with an educational credential assessment (ECA)."),
+    options=EDUCATION_OPTIONS,
+)
+EDUCATION_WHERE: Final = Field(
+    "where",
+    Kind.RADIO,
+    N_("Where did you get this education?"),
+    required=N_("Select where you got this education"),
+    options=(
+        Option("canada", N_("In Canada")),
+        Option(
+            "eca",
+            N_("Outside Canada, and I have an educational credential assessment (ECA)"),
+            N_("An ECA report is valid for 5 years."),
+        ),
+        Option("no_eca", N_("Outside Canada, and I do not have an ECA")),
+    ),
+)
+PARTNER: Final = Field(
+    "partner",
+    Kind.RADIO,
+    N_("Do you have a spouse or common-law partner?"),
+    required=N_("Select whether you have a spouse or common-law partner"),
+    hint=N_("A common-law partner has lived with you in a marriage-like relationship for at least 1 year."),
+    options=(
+        Option("none", N_("No")),
+        Option("coming", N_("Yes, and they would come with me to Canada")),
+        Option("not_coming", N_("Yes, but they would not come with me")),
+        Option("canadian", N_("Yes, and they are a Canadian citizen or permanent resident")),
+    ),
+)
+PARTNER_EDUCATION: Final = Field(
+    "p_edu",
+    Kind.RADIO,
+    N_("What is your spouse or partner’s highest level of education?"),
+    required=N_("Select your spouse or partner’s highest level of education"),
+    options=EDUCATION_OPTIONS,
+)
+PARTNER_WORK: Final = Field(
+    "p_work",
+    Kind.RADIO,
+    N_("How many years of skilled work in Canada does your spouse or partner have?"),
+    required=N_("Select how many years your spouse or partner has worked in Canada"),
+    hint=N_("Paid, full-time or equal part-time, in the last 10 years, with authorization."),
+    options=year_options(5),
+)
+CANADIAN_WORK: Final = Field(
+    "cwork",
+    Kind.RADIO,
+    N_("How many years of skilled work experience do you have in Canada?"),
+    required=N_("Select how many years of skilled work you have in Canada"),
+    hint=N_(
+        "Count the last 10 years: paid work, full time or equal part time (1,560 hours a year), "
+        "in a TEER 0, 1, 2 or 3 job, with authorization."
+    ),
+    options=year_options(5),
+)
+FAMILY_SIZE: Final = Field(
+    "family",
+    Kind.NUMBER,
+    N_("How many people are in your family?"),
+    required=N_("Enter the number of people in your family"),
+    invalid=N_("Enter a whole number from %(minimum)s to %(maximum)s"),
+    minimum=1,
+    maximum=30,
+    hint=N_(
+        "Count yourself, your spouse or partner, and your dependent children and theirs, "
+        "even those who will not come with you."
+    ),
+)
+SETTLEMENT_FUNDS: Final = Field(
+    "funds",
+    Kind.MONEY,
+    N_("How much money can you bring to settle in Canada?"),
+    required=N_("Enter the amount of money you can bring, in Canadian dollars"),
+    invalid=N_("Enter the amount in Canadian dollars as a whole number, like 20000"),
+    minimum=0,
+    maximum=1_000_000_000,
+    width=10,
+    hint=N_(
+        "In Canadian dollars. Count money you can use right away; borrowed money and the "
+        "value of a property do not count."
+    ),
+)

@@ -15,8 +15,16 @@ from typing import Final
 
 from haven.checker.explain import N_, Words
 from haven.checker.fields import (
-    EDUCATION_OPTIONS,
+    AGE,
+    CANADIAN_WORK,
+    EDUCATION_LEVEL,
+    EDUCATION_WHERE,
+    FAMILY_SIZE,
     NO_TEST,
+    PARTNER,
+    PARTNER_EDUCATION,
+    PARTNER_WORK,
+    SETTLEMENT_FUNDS,
     YES_NO,
     Field,
     Kind,
@@ -146,19 +154,7 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         {"en": "age", "fr": "age"},
         "about_you",
         N_("How old are you?"),
-        (
-            Field(
-                "age",
-                Kind.NUMBER,
-                N_("How old are you?"),
-                required=N_("Enter your age"),
-                invalid=N_("Enter your age as a whole number from %(minimum)s to %(maximum)s"),
-                minimum=0,
-                maximum=120,
-                suffix=N_("years old"),
-                hint=N_("Your age today, in years. Points for age change on your birthday."),
-            ),
-        ),
+        (AGE,),
         applies=_immigrating,
     ),
     Question(
@@ -166,24 +162,7 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         {"en": "partner", "fr": "conjoint"},
         "about_you",
         N_("Do you have a spouse or common-law partner?"),
-        (
-            Field(
-                "partner",
-                Kind.RADIO,
-                N_("Do you have a spouse or common-law partner?"),
-                required=N_("Select whether you have a spouse or common-law partner"),
-                hint=N_(
-                    "A common-law partner has lived with you in a marriage-like relationship "
-                    "for at least 1 year."
-                ),
-                options=(
-                    Option("none", N_("No")),
-                    Option("coming", N_("Yes, and they would come with me to Canada")),
-                    Option("not_coming", N_("Yes, but they would not come with me")),
-                    Option("canadian", N_("Yes, and they are a Canadian citizen or permanent resident")),
-                ),
-            ),
-        ),
+        (PARTNER,),
         applies=_immigrating,
     ),
     Question(
@@ -191,15 +170,7 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         {"en": "education", "fr": "etudes"},
         "about_you",
         N_("What is your highest level of education?"),
-        (
-            Field(
-                "education",
-                Kind.RADIO,
-                N_("What is your highest level of education?"),
-                required=N_("Select your highest level of education"),
-                options=EDUCATION_OPTIONS,
-            ),
-        ),
+        (EDUCATION_LEVEL,),
         applies=_immigrating,
     ),
     Question(
@@ -207,23 +178,7 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         {"en": "education-location", "fr": "lieu-etudes"},
         "about_you",
         N_("Where did you get this education?"),
-        (
-            Field(
-                "where",
-                Kind.RADIO,
-                N_("Where did you get this education?"),
-                required=N_("Select where you got this education"),
-                options=(
-                    Option("canada", N_("In Canada")),
-                    Option(
-                        "eca",
-                        N_("Outside Canada, and I have an educational credential assessment (ECA)"),
-                        N_("An ECA report is valid for 5 years."),
-                    ),
-                    Option("no_eca", N_("Outside Canada, and I do not have an ECA")),
-                ),
-            ),
-        ),
+        (EDUCATION_WHERE,),
         applies=lambda a: (
             _immigrating(a) and a.get("education", "less_than_secondary") != "less_than_secondary"
         ),
@@ -316,15 +271,7 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         {"en": "partner-education", "fr": "etudes-conjoint"},
         "partner",
         N_("What is your spouse or partner’s highest level of education?"),
-        (
-            Field(
-                "p_edu",
-                Kind.RADIO,
-                N_("What is your spouse or partner’s highest level of education?"),
-                required=N_("Select your spouse or partner’s highest level of education"),
-                options=EDUCATION_OPTIONS,
-            ),
-        ),
+        (PARTNER_EDUCATION,),
         applies=_partner_comes,
     ),
     Question(
@@ -357,15 +304,7 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         {"en": "partner-canadian-work", "fr": "travail-canadien-conjoint"},
         "partner",
         N_("How many years of skilled work in Canada does your spouse or partner have?"),
-        (
-            _years(
-                "p_work",
-                N_("How many years of skilled work in Canada does your spouse or partner have?"),
-                N_("Select how many years your spouse or partner has worked in Canada"),
-                5,
-                N_("Paid, full-time or equal part-time, in the last 10 years, with authorization."),
-            ),
-        ),
+        (PARTNER_WORK,),
         applies=_partner_comes,
     ),
     Question(
@@ -390,18 +329,7 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         {"en": "canadian-work", "fr": "travail-canadien"},
         "work",
         N_("How many years of skilled work experience do you have in Canada?"),
-        (
-            _years(
-                "cwork",
-                N_("How many years of skilled work experience do you have in Canada?"),
-                N_("Select how many years of skilled work you have in Canada"),
-                5,
-                N_(
-                    "Count the last 10 years: paid work, full time or equal part time (1,560 hours a year), "
-                    "in a TEER 0, 1, 2 or 3 job, with authorization."
-                ),
-            ),
-        ),
+        (CANADIAN_WORK,),
         applies=_immigrating,
     ),
     Question(
@@ -569,21 +497,7 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         {"en": "family-size", "fr": "taille-famille"},
         "situation",
         N_("How many people are in your family?"),
-        (
-            Field(
-                "family",
-                Kind.NUMBER,
-                N_("How many people are in your family?"),
-                required=N_("Enter the number of people in your family"),
-                invalid=N_("Enter a whole number from %(minimum)s to %(maximum)s"),
-                minimum=1,
-                maximum=30,
-                hint=N_(
-                    "Count yourself, your spouse or partner, and your dependent children and theirs, "
-                    "even those who will not come with you."
-                ),
-            ),
-        ),
+        (FAMILY_SIZE,),
         applies=_immigrating,
     ),
     Question(
@@ -591,22 +505,7 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         {"en": "settlement-funds", "fr": "fonds"},
         "situation",
         N_("How much money can you bring to settle in Canada?"),
-        (
-            Field(
-                "funds",
-                Kind.MONEY,
-                N_("How much money can you bring to settle in Canada?"),
-                required=N_("Enter the amount of money you can bring, in Canadian dollars"),
-                invalid=N_("Enter the amount in Canadian dollars as a whole number, like 20000"),
-                minimum=0,
-                maximum=1_000_000_000,
-                width=10,
-                hint=N_(
-                    "In Canadian dollars. Count money you can use right away; borrowed money and the "
-                    "value of a property do not count."
-                ),
-            ),
-        ),
+        (SETTLEMENT_FUNDS,),
         applies=_immigrating,
     ),
     Question(

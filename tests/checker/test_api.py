@@ -10,32 +10,14 @@ import httpx
 import pytest
 
 from haven.app import Haven, create_app
+from haven.checker.schemas import CRS_EXAMPLE
 from haven.web.clock import FixedClock
 from tests.conftest import make_settings
 
 TODAY = dt.date(2026, 11, 27)
 
 # The body published in the API's documentation; scored by hand: 110 + 120 + 4 × 31 + 25 + 50 = 429.
-EXAMPLE: dict[str, Any] = {
-    "age": 29,
-    "education": "bachelor",
-    "canadian_education": "none",
-    "first_language": {
-        "language": "en",
-        "test": "ielts_general",
-        "reading": 7.5,
-        "writing": 7,
-        "listening": 8,
-        "speaking": 7,
-    },
-    "second_language": None,
-    "canadian_work_years": 0,
-    "foreign_work_years": 3,
-    "certificate_of_qualification": False,
-    "provincial_nomination": False,
-    "sibling_in_canada": False,
-    "spouse": None,
-}
+EXAMPLE: dict[str, Any] = CRS_EXAMPLE
 
 
 @pytest.fixture(scope="module")
