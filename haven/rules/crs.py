@@ -392,15 +392,38 @@ def score(profile: CrsProfile, *, as_of: dt.date) -> CrsResult:
         details["spouse_canadian_work"] = _factor((SPOUSE, spouse_work, 10, _NO_PARTS))
         spouse_total = min(table.caps[SPOUSE], spouse_education + spouse_language + spouse_work)
 
-    # C. Skill transferability
-    blocks = _transferability(profile)
-    details.update(blocks)
-    transferability = min(
-        table.caps[Section.TRANSFERABILITY],
-        blocks["transferability_education"].points
-        + blocks["transferability_foreign_work"].points
-        + blocks["transferability_certificate"].points,
+    # C. Skill transferability (§A.4): three blocks, each capped at 50, the section at 100.
+    lowest = profile.first_language.lowest
+    language = 2 if lowest >= 9 else 1 if lowest >= 7 else 0
+    years = profile.canadian_work_years
+    canadian = 2 if years >= 2 else 1 if years >= 1 else 0
+    by_education = _COMBINATION[_EDUCATION_STRENGTH[profile.education]]
+    abroad = profile.foreign_work_years
+    by_foreign = _COMBINATION[2 if abroad >= 3 else 1 if abroad >= 1 else 0]
+    block_education = min(BLOCK_CAP, by_education[language] + by_education[canadian])
+    block_foreign = min(BLOCK_CAP, by_foreign[language] + by_foreign[canadian])
+    certificate = 0
+    if profile.certificate_of_qualification:
+        certificate = 50 if lowest >= 7 else 25 if lowest >= 5 else 0
+    TRANSFER = Section.TRANSFERABILITY
+    details["transferability_education"] = _factor(
+        (
+            TRANSFER,
+            block_education,
+            BLOCK_CAP,
+            {"with_language": by_education[language], "with_canadian_work": by_education[canadian]},
+        )
     )
+    details["transferability_foreign_work"] = _factor(
+        (
+            TRANSFER,
+            block_foreign,
+            BLOCK_CAP,
+            {"with_language": by_foreign[language], "with_canadian_work": by_foreign[canadian]},
+        )
+    )
+    details["transferability_certificate"] = _factor((TRANSFER, certificate, BLOCK_CAP, _NO_PARTS))
+    transferability = min(table.caps[TRANSFER], block_education + block_foreign + certificate)
 
     # D. Additional points
     nomination = table.provincial_nomination if profile.provincial_nomination else 0
@@ -433,37 +456,9 @@ BLOCK_CAP: Final = 50
 _COMBINATION: Final = ((0, 0, 0), (0, 13, 25), (0, 25, 50))
 
 
-def _transferability(profile: CrsProfile) -> dict[str, Factor]:
-    lowest = profile.first_language.lowest
-    language = 2 if lowest >= 9 else 1 if lowest >= 7 else 0
-    years = profile.canadian_work_years
-    canadian = 2 if years >= 2 else 1 if years >= 1 else 0
-    education = _COMBINATION[2 if profile.education in TIER_2 else 1 if profile.education in TIER_1 else 0]
-    abroad = profile.foreign_work_years
-    foreign = _COMBINATION[2 if abroad >= 3 else 1 if abroad >= 1 else 0]
-    certificate = 0
-    if profile.certificate_of_qualification:
-        certificate = 50 if lowest >= 7 else 25 if lowest >= 5 else 0
-    section = Section.TRANSFERABILITY
-    return {
-        "transferability_education": _factor(
-            (
-                section,
-                min(BLOCK_CAP, education[language] + education[canadian]),
-                BLOCK_CAP,
-                {"with_language": education[language], "with_canadian_work": education[canadian]},
-            )
-        ),
-        "transferability_foreign_work": _factor(
-            (
-                section,
-                min(BLOCK_CAP, foreign[language] + foreign[canadian]),
-                BLOCK_CAP,
-                {"with_language": foreign[language], "with_canadian_work": foreign[canadian]},
-            )
-        ),
-        "transferability_certificate": _factor((section, certificate, BLOCK_CAP, _NO_PARTS)),
-    }
+_EDUCATION_STRENGTH: Final = {
+    education: 2 if education in TIER_2 else 1 if education in TIER_1 else 0 for education in Education
+}
 
 
 def _french_points(table: CrsTable, profile: CrsProfile) -> int:

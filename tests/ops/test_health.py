@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,11 @@ async def running(app: Haven) -> AsyncIterator[httpx.AsyncClient]:
         await incoming.put({"type": "lifespan.shutdown"})
         assert (await sent.get())["type"] == "lifespan.shutdown.complete"
         await lifespan
+        # aiosqlite's close() does not join its worker thread; a worker still finishing when this
+        # test's event loop closes would report to a closed loop (and fail the next test).
+        for thread in threading.enumerate():
+            if "_connection_worker_thread" in thread.name:
+                await asyncio.to_thread(thread.join, 5)
 
 
 async def test_liveness_and_readiness_with_the_database_up(tmp_path: Path) -> None:
