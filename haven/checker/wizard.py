@@ -9,7 +9,7 @@ way, so stale answers can never score.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -530,7 +530,6 @@ QUESTIONS: Final[tuple[Question, ...]] = (
     ),
 )
 
-BY_KEY: Final = {question.key: question for question in QUESTIONS}
 FIELD_NAMES: Final = frozenset(spec.name for question in QUESTIONS for spec in question.fields)
 
 
@@ -645,11 +644,3 @@ def validate_all(answers: Answers, words: Words) -> Question | None:
         if reading.errors:
             return question
     return None
-
-
-def by_slug(lang: SiteLanguage, slug: str) -> Question | None:
-    return next((q for q in QUESTIONS if q.slugs[lang] == slug), None)
-
-
-def all_paths(lang: SiteLanguage) -> Sequence[str]:
-    return [q.path(lang) for q in QUESTIONS]

@@ -40,7 +40,3 @@ def translations(lang: Language) -> gettext.NullTranslations:
     write_mo(mo, catalog)
     mo.seek(0)
     return Translations(mo, domain=DOMAIN)
-
-
-def is_language(value: str) -> bool:
-    return value in LANGUAGES
