@@ -23,6 +23,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     export.add_argument("directory", type=Path, help="Folder to write (created if missing).")
 
     commands.add_parser("migrate", help="Create or upgrade the database schema.")
+    commands.add_parser(
+        "check", help="Build the whole site once and report any content or template error, then exit."
+    )
     commands.add_parser("settings", help="List every HAVEN_* setting with its help.")
 
     args = parser.parse_args(argv)
@@ -48,6 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         count = export_static(settings, args.directory)
         print(f"haven: wrote {count} files to {args.directory}")
         return 0
+    if args.command == "check":
+        from haven.app import create_app
+
+        create_app(settings)
+        print("haven: settings, content and templates are fine")
+        return 0
     from haven.db import migrate  # the one command left: argparse refused any other
 
     migrate(settings)
@@ -59,15 +68,16 @@ def serve_forever(settings: settings_module.Settings) -> int:
     """Run Granian. Workers build the app themselves (``haven.app:build``) from the same
     environment, so every HAVEN_* value reaches them; the overrides are passed on the same way."""
     import os
+    import subprocess
 
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops
 
-    from haven.app import create_app
-
-    # Build once here so a content or template error stops start-up with its message, before any
-    # worker is spawned.
-    create_app(settings)
+    # Build the site once, in a short-lived process, so a content or template error stops start-up
+    # with its message before any worker is spawned (a worker failing to build would be respawned
+    # forever), and this supervising process never holds a copy of the site in memory.
+    if subprocess.run([sys.executable, "-m", "haven", "check"], check=False).returncode != 0:
+        return 1
     os.environ.update({"HAVEN_HOST": settings.host, "HAVEN_PORT": str(settings.port)})
     server = Granian(
         "haven.app:build",

@@ -99,3 +99,11 @@ def test_the_command_reports_a_bad_setting_and_exits_2(
     monkeypatch.setenv("HAVEN_PORT", "eighty")
     assert main(["export-static", str(tmp_path / "site")]) == 2
     assert "HAVEN_PORT='eighty'" in capsys.readouterr().err
+
+
+def test_check_builds_the_whole_site_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HAVEN_VAR_DIR", str(tmp_path))
+    assert main(["check"]) == 0
+    assert "content and templates are fine" in capsys.readouterr().out
