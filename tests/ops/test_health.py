@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
