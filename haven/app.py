@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from time import perf_counter
-from typing import Final
+from typing import Any, Final
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,6 +27,7 @@ from haven.web.clock import Clock, SystemClock
 from haven.web.errors import ErrorPages, install_error_handlers
 from haven.web.pagecache import send_plain
 from haven.web.querypages import QueryPages
+from haven.web.rsgi import call_asgi
 
 # Longer request targets are refused before any routing: no page of ours is near this long, and
 # routing or logging a megabyte of path is work an attacker should not get for free.
@@ -62,6 +63,39 @@ class Haven:
         elif kind == "websocket":  # Haven serves none: refuse the handshake
             await receive()
             await send({"type": "websocket.close", "code": 1008})
+
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        """Granian's RSGI entry: finished pages go straight out; everything else takes the ASGI
+        path through the bridge (where the 414 check, the operations endpoints, the framework and
+        their metrics live)."""
+        if scope.proto != "http":  # websockets are off in Granian; nothing else reaches here
+            return
+        started = perf_counter()
+        path: str = scope.path
+        cached = self.responses.get(path)
+        if cached is None and len(path) + len(scope.query_string) <= MAX_TARGET_BYTES:
+            page = self.query_pages.get(path)
+            if page is not None:
+                cached = self.query_pages.response(
+                    path, page, scope.query_string.encode("latin-1", "replace")
+                )
+        if cached is None:
+            await call_asgi(self, scope, protocol)
+            return
+        metrics = self.metrics
+        metrics.in_flight += 1
+        try:
+            status = cached.serve_rsgi(scope, protocol)
+        finally:
+            metrics.in_flight -= 1
+        metrics.observe(cached.route_class, status, perf_counter() - started)
+
+    def __rsgi_init__(self, loop: Any) -> None:
+        self.engine = create_engine(self.settings)
+
+    def __rsgi_del__(self, loop: Any) -> None:
+        if self.engine is not None:
+            loop.run_until_complete(self.engine.dispose())
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = perf_counter()

@@ -84,7 +84,7 @@ def serve_forever(settings: settings_module.Settings) -> int:
         factory=True,
         address=settings.host,
         port=settings.port,
-        interface=Interfaces.ASGI,
+        interface=Interfaces.RSGI,  # Haven speaks RSGI to Granian: see haven/web/rsgi.py
         workers=settings.workers,
         loop=Loops.uvloop,
         http=HTTPModes.http1,  # HTTP/2 is for the TLS terminator in front (nginx, a CDN)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import socket
 
+import httpx
 import pytest
 
+from haven.checker.schemas import CRS_EXAMPLE
+from haven.web.pagecache import PUBLIC_PAGE
 from tests.server import RunningServer
 
 pytestmark = pytest.mark.server
@@ -63,3 +66,45 @@ def test_the_server_is_still_healthy_after_the_odd_requests(server: RunningServe
         exchange(server.port, request)
     assert exchange(server.port, b"GET /healthz HTTP/1.1\r\n" + CLOSE) == 200
     assert b"Traceback" not in server.log.read_bytes()
+
+
+def test_the_running_server_serves_pages_with_their_caching_headers(server: RunningServer) -> None:
+    url = server.base_url + "/fr/immigrer/entree-express"
+    page = httpx.get(url, headers={"accept-encoding": "gzip"})
+    assert page.status_code == 200
+    assert page.headers["content-encoding"] == "gzip"
+    assert page.headers["cache-control"] == PUBLIC_PAGE
+    assert "set-cookie" not in page.headers
+    again = httpx.get(url, headers={"accept-encoding": "gzip", "if-none-match": page.headers["etag"]})
+    assert (again.status_code, again.content) == (304, b"")
+    head = httpx.head(url, headers={"accept-encoding": "identity"})
+    plain = httpx.get(url, headers={"accept-encoding": "identity"})
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == plain.headers["content-length"] == str(len(plain.content))
+
+
+def test_the_running_server_serves_the_checker_and_its_api(server: RunningServer) -> None:
+    result = httpx.get(
+        server.base_url + "/en/immigrate/express-entry/crs-calculator/result",
+        params={
+            "age": "29",
+            "education": "bachelor",
+            "cedu": "none",
+            "t1": "ielts_general",
+            "s1r": "7.5",
+            "s1w": "7",
+            "s1l": "8",
+            "s1s": "7",
+            "t2": "none",
+            "cwork": "0",
+            "fwork": "3",
+            "partner": "none",
+        },
+    )
+    assert result.status_code == 200
+    assert '<span class="score__number">429</span>' in result.text
+    api = httpx.post(server.base_url + "/api/v1/crs", json=CRS_EXAMPLE)
+    assert (api.status_code, api.json()["total"]) == (200, 429)
+    bad = httpx.post(server.base_url + "/api/v1/crs", json={**CRS_EXAMPLE, "age": "old"})
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "age"]

@@ -11,7 +11,7 @@ import gzip
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from haven.web.asgi import Scope, Send
 
@@ -45,6 +45,9 @@ class Representation:
     etag: bytes
     headers: list[tuple[bytes, bytes]]  # for 200 (and HEAD)
     not_modified_headers: list[tuple[bytes, bytes]]  # for 304
+    # The same, as RSGI takes them (str pairs), made once too.
+    str_headers: list[tuple[str, str]]
+    str_not_modified_headers: list[tuple[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,29 @@ class CachedResponse:
             return 304
         await send({"type": "http.response.start", "status": self.status, "headers": chosen.headers})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else chosen.body})
+        return self.status
+
+    def serve_rsgi(self, scope: Any, protocol: Any) -> int:
+        """``serve`` for Granian's RSGI interface: one call with the finished bytes."""
+        method = scope.method
+        if method not in GET_OR_HEAD:
+            protocol.response_bytes(405, _METHOD_NOT_ALLOWED_STR, _METHOD_NOT_ALLOWED_BODY)
+            return 405
+        headers = scope.headers
+        chosen = self.plain
+        if self.gzipped is not None:
+            accept_encoding = headers.get("accept-encoding")
+            if accept_encoding is not None and accepts_gzip(accept_encoding.encode("latin-1")):
+                chosen = self.gzipped
+        if_none_match = headers.get("if-none-match")
+        if (
+            if_none_match is not None
+            and self.status == 200
+            and etag_matches(if_none_match.encode("latin-1"), chosen.etag)
+        ):
+            protocol.response_bytes(304, chosen.str_not_modified_headers, b"")
+            return 304
+        protocol.response_bytes(self.status, chosen.str_headers, b"" if method == "HEAD" else chosen.body)
         return self.status
 
     async def send_as_is(self, scope: Scope, send: Send) -> None:
@@ -134,7 +160,8 @@ def build(
             *extra,
             *SECURITY_HEADERS,
         ]
-        return Representation(payload, etag, headers, [*cache, *validators, *varying])
+        not_modified = [*cache, *validators, *varying]
+        return Representation(payload, etag, headers, not_modified, _as_str(headers), _as_str(not_modified))
 
     plain = representation(body, f'"{digest}"'.encode(), None)
     gzipped = representation(compressed, f'"{digest}-gz"'.encode(), b"gzip") if use_gzip else None
@@ -213,18 +240,26 @@ def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
     return False
 
 
+_METHOD_NOT_ALLOWED_BODY: Final = b"Method Not Allowed"
 _METHOD_NOT_ALLOWED_HEADERS: Final = [
     (b"content-type", b"text/plain; charset=utf-8"),
-    (b"content-length", str(len(b"Method Not Allowed")).encode()),
+    (b"content-length", str(len(_METHOD_NOT_ALLOWED_BODY)).encode()),
     (b"allow", ALLOW),
     (b"cache-control", b"no-store"),
     *SECURITY_HEADERS,
 ]
 
 
+def _as_str(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
+
+
+_METHOD_NOT_ALLOWED_STR: Final = _as_str(_METHOD_NOT_ALLOWED_HEADERS)
+
+
 async def send_method_not_allowed(send: Send) -> None:
     await send({"type": "http.response.start", "status": 405, "headers": _METHOD_NOT_ALLOWED_HEADERS})
-    await send({"type": "http.response.body", "body": b"Method Not Allowed"})
+    await send({"type": "http.response.body", "body": _METHOD_NOT_ALLOWED_BODY})
 
 
 async def send_plain(
