@@ -15,12 +15,15 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from haven import settings as settings_module
+from haven.accounts import routes as accounts_routes
 from haven.checker import api as checker_api
 from haven.checker import routes as checker_routes
 from haven.content.site import Site, build_site
 from haven.db import create_engine
 from haven.ops.health import ops_handlers
 from haven.ops.metrics import RequestMetrics
+from haven.profiles import routes as profiles_routes
+from haven.services import Services
 from haven.web import apidocs
 from haven.web.asgi import ASGIApp, Message, Receive, Scope, Send
 from haven.web.clock import Clock, SystemClock
@@ -44,11 +47,13 @@ class Haven:
         site: Site,
         framework: ASGIApp,
         query_pages: QueryPages,
+        services: Services,
     ) -> None:
         self.settings = settings
         self.site = site
         self.framework = framework
         self.query_pages = query_pages
+        self.services = services
         self.metrics = RequestMetrics()
         self.engine: AsyncEngine | None = None
         self.responses = site.responses
@@ -90,10 +95,17 @@ class Haven:
             metrics.in_flight -= 1
         metrics.observe(cached.route_class, status, perf_counter() - started)
 
-    def __rsgi_init__(self, loop: Any) -> None:
+    def _start(self) -> None:
         self.engine = create_engine(self.settings)
+        self.services.start(self.engine)
+
+    def __rsgi_init__(self, loop: Any) -> None:
+        self._start()
+        # Email queued before a crash or restart goes out now.
+        loop.call_soon(self.services.deliver_mail_soon)
 
     def __rsgi_del__(self, loop: Any) -> None:
+        loop.run_until_complete(self.services.stop())
         if self.engine is not None:
             loop.run_until_complete(self.engine.dispose())
 
@@ -152,19 +164,21 @@ class Haven:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    self.engine = create_engine(self.settings)
+                    self._start()
                 except Exception as error:
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
+                self.services.deliver_mail_soon()  # email queued before a crash or restart
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self.services.stop()
                 if self.engine is not None:
                     await self.engine.dispose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
 
-def create_framework(site: Site, clock: Clock) -> FastAPI:
+def create_framework(site: Site, clock: Clock, services: Services) -> FastAPI:
     """The FastAPI app behind the gate: dynamic pages and the JSON API."""
     app = FastAPI(
         title="Haven API",
@@ -175,8 +189,11 @@ def create_framework(site: Site, clock: Clock) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
     )
     app.state.clock = clock
+    app.state.services = services
     install_error_handlers(app, ErrorPages(not_found=site.not_found, problem=site.problem))
     app.include_router(checker_api.router)
+    app.include_router(accounts_routes.build_router())
+    app.include_router(profiles_routes.build_router())
     return app
 
 
@@ -184,8 +201,9 @@ def create_app(settings: settings_module.Settings, *, clock: Clock | None = None
     clock = clock or SystemClock()
     site = build_site(settings, dynamic_links=checker_routes.links())
     query_pages = QueryPages(checker_routes.page_routes(site), clock)
-    framework = create_framework(site, clock)
-    haven = Haven(settings, site, framework, query_pages)
+    services = Services(settings, site)
+    framework = create_framework(site, clock, services)
+    haven = Haven(settings, site, framework, query_pages, services)
     haven.responses = {**site.responses, apidocs.PATH: apidocs.render_docs(site, framework.openapi())}
     return haven
 

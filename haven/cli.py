@@ -52,9 +52,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"haven: wrote {count} files to {args.directory}")
         return 0
     if args.command == "check":
+        import asyncio
+
         from haven.app import create_app
+        from haven.db import schema_status
 
         create_app(settings)
+        schema = asyncio.run(schema_status(settings))
+        if schema == "behind":
+            print(
+                "haven: cannot start: the database schema is not current; run `haven migrate`",
+                file=sys.stderr,
+            )
+            return 1
+        if schema == "unreachable":
+            print(
+                "haven: warning: the database does not answer; public pages will be served, accounts will not"
+            )
         print("haven: settings, content and templates are fine")
         return 0
     from haven.db import migrate  # the one command left: argparse refused any other

@@ -6,13 +6,17 @@ SQLite runs in WAL mode with ``synchronous=FULL``: a transaction Haven acknowled
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import MetaData, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
 
 from haven.settings import Settings
 
@@ -35,6 +39,43 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A moment in UTC, aware in Python whatever the database keeps (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("times stored by Haven must be aware (UTC)")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Database:
+    """Sessions on one engine. Every unit of work is a transaction that commits or rolls back whole:
+    ``async with database.transaction() as session``."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session, session.begin():
+            yield session
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -45,17 +86,27 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # No folder is made here: serving never creates storage; ``haven migrate`` does.
         engine = create_async_engine(url, connect_args={"timeout": 15})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Haven opens its own transactions (see _sqlite_begin), so the driver must not.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """Every SQLite transaction takes the write lock when it starts. A transaction that read first
+    and wrote later could otherwise fail at once with "database is locked" when another writer got
+    there in between (waiting cannot resolve it); this way writers queue for the busy timeout."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 async def is_ready(engine: AsyncEngine) -> bool:
@@ -68,14 +119,39 @@ async def is_ready(engine: AsyncEngine) -> bool:
     return True
 
 
-def migrate(settings: Settings, revision: str = "head") -> None:
-    """Bring the database schema to ``revision`` with Alembic (``haven migrate``)."""
-    from alembic import command  # imported here: serving requests never needs Alembic
+def _alembic_config(settings: Settings) -> Any:
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["settings"] = settings
+    return config
+
+
+async def schema_status(settings: Settings) -> str:
+    """ "current", "behind" (run ``haven migrate``) or "unreachable" (the database does not answer)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config(settings)).get_current_head()
+    engine = create_engine(settings)
+    try:
+        async with asyncio.timeout(READY_TIMEOUT), engine.connect() as connection:
+            current = await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+    except Exception:
+        return "unreachable"
+    finally:
+        await engine.dispose()
+    return "current" if current == head else "behind"
+
+
+def migrate(settings: Settings, revision: str = "head") -> None:
+    """Bring the database schema to ``revision`` with Alembic (``haven migrate``)."""
+    from alembic import command  # imported here: serving requests never needs Alembic
+
+    config = _alembic_config(settings)
     if is_sqlite(settings.database_url):
         database = make_url(settings.database_url).database
         if database and database != ":memory:":

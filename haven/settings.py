@@ -6,6 +6,8 @@ A bad value stops start-up with a message naming the variable, never a traceback
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import ipaddress
 import os
@@ -18,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+DATA_KEY_FILE = "data_key"
 MIN_SECRET_KEY_LENGTH = 32
 
 
@@ -87,6 +90,31 @@ def _parse_secret(raw: str) -> str:
     return raw
 
 
+def _parse_data_key(raw: str) -> str:
+    try:
+        key = base64.urlsafe_b64decode(raw.encode())
+    except (ValueError, binascii.Error):
+        key = b""
+    if len(key) != 32:
+        raise ValueError("must be 32 bytes in URL-safe base64 (44 characters)")
+    return raw
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _parse_mail_backend(raw: str) -> str:
+    if raw not in ("file", "console"):
+        raise ValueError("must be file or console")
+    return raw
+
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "host": _parse_host,
     "port": _int_between(1, 65535),
@@ -97,6 +125,12 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "secret_key": _parse_secret,
     "contact_email": _parse_email,
     "log_level": _parse_log_level,
+    "data_key": _parse_data_key,
+    "mail_backend": _parse_mail_backend,
+    "mail_dir": Path,
+    "argon2_time_cost": _int_between(1, 20),
+    "argon2_memory_kib": _int_between(8, 4 * 1024 * 1024),
+    "behind_proxy": _parse_bool,
 }
 
 
@@ -129,6 +163,24 @@ class Settings:
         "Address shown on the help page for questions about the portal itself.",
     )
     log_level: str = _setting("info", "Log level: debug, info, warning or error.")
+    data_key: str = _setting(
+        "",
+        "Key that encrypts passport numbers at rest: 32 bytes in URL-safe base64. When unset, one is "
+        "generated once and kept in HAVEN_VAR_DIR/data_key: back it up, or stored passport numbers are lost.",
+    )
+    mail_backend: str = _setting(
+        "file", "Where account emails go: file (one .eml file each, in HAVEN_MAIL_DIR) or console (the log)."
+    )
+    mail_dir: Path = _setting(  # noqa: RUF009 - a Path is immutable, sharing it is safe
+        Path("var/mail"), "Folder for the file mail backend."
+    )
+    argon2_time_cost: int = _setting(3, "Argon2id passes per password hash.")
+    argon2_memory_kib: int = _setting(65536, "Argon2id memory per password hash, in KiB.")
+    behind_proxy: bool = _setting(
+        False,
+        "Set to true behind nginx or a load balancer: the client address is then read from "
+        "X-Forwarded-For (for sign-in limits), and Secure cookies follow X-Forwarded-Proto.",
+    )
 
     @property
     def base_url(self) -> str:
@@ -171,22 +223,24 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         settings = settings.with_(database_url=f"sqlite+aiosqlite:///{settings.var_dir / 'haven.sqlite3'}")
     if not settings.secret_key:
         settings = settings.with_(secret_key=_stored_secret_key(settings.var_dir))
+    if not settings.data_key:
+        settings = settings.with_(data_key=_stored_data_key(settings.var_dir))
     return settings
 
 
-def _stored_secret_key(var_dir: Path) -> str:
-    """The key kept in var/, made once; a damaged file stops start-up rather than being replaced,
-    since replacing it would silently sign everyone out."""
-    path = var_dir / SECRET_KEY_FILE
+def _stored_key(var_dir: Path, name: str, make: str, check: Callable[[str], str], what: str) -> str:
+    """A key kept in var/, made once; a damaged file stops start-up rather than being replaced,
+    since replacing it would silently sign everyone out (or make stored data unreadable)."""
+    path = var_dir / name
     if not path.exists():
         try:
             var_dir.mkdir(parents=True, exist_ok=True)
             # Written aside, then linked into place: a reader never sees a half-written key, and
             # when two processes race, the first link wins and both read the same key.
-            draft = var_dir / f".{SECRET_KEY_FILE}.{os.getpid()}"
+            draft = var_dir / f".{name}.{os.getpid()}"
             fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(48) + "\n")
+                out.write(make + "\n")
             try:
                 os.link(draft, path)
             except FileExistsError:
@@ -199,9 +253,21 @@ def _stored_secret_key(var_dir: Path) -> str:
         key = path.read_text().strip()
     except OSError as error:
         raise SettingsError(f"HAVEN_VAR_DIR: cannot read {path}: {error.strerror}.") from None
-    if len(key) < MIN_SECRET_KEY_LENGTH:
-        raise SettingsError(
-            f"{path} holds a secret key shorter than {MIN_SECRET_KEY_LENGTH} characters; "
-            "restore it, or delete it to make a new one (this signs everyone out)."
-        )
-    return key
+    try:
+        return check(key)
+    except ValueError as error:
+        raise SettingsError(f"{path} holds a {what} that {error}; restore it from your backup.") from None
+
+
+def _stored_secret_key(var_dir: Path) -> str:
+    return _stored_key(var_dir, SECRET_KEY_FILE, secrets.token_urlsafe(48), _parse_secret, "secret key")
+
+
+def _stored_data_key(var_dir: Path) -> str:
+    return _stored_key(
+        var_dir,
+        DATA_KEY_FILE,
+        base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        _parse_data_key,
+        "data key",
+    )

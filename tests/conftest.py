@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -10,7 +12,10 @@ import pytest
 
 from haven import settings as settings_module
 from haven.app import Haven, create_app
+from haven.db import migrate
+from tests.databases import empty, postgres_database, postgres_server
 from tests.server import RunningServer, start_server
+from tests.visitor import Visitor, started
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
@@ -43,3 +48,56 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     var_dir = tmp_path_factory.mktemp("server-var")
     with start_server(var_dir) as running:
         yield running
+
+
+# Databases: every database test runs on SQLite and on PostgreSQL --------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_admin: str) -> Iterator[str]:
+    with postgres_database(postgres_admin) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    migrate(make_settings(folder))
+    return folder / "haven.sqlite3"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        copy = tmp_path / "haven.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), copy)
+        return f"sqlite:///{copy}"
+    url: str = request.getfixturevalue("postgres_url")
+    asyncio.run(empty(url))
+    return url
+
+
+@pytest.fixture
+def db_settings(database_url: str, tmp_path: Path) -> settings_module.Settings:
+    # Cheap argon2 here: the tests are about behaviour; bench/ measures the real cost.
+    return make_settings(
+        tmp_path / "var",
+        HAVEN_DATABASE_URL=database_url,
+        HAVEN_ARGON2_TIME_COST="1",
+        HAVEN_ARGON2_MEMORY_KIB="8",
+        HAVEN_MAIL_DIR=str(tmp_path / "mail"),
+    )
+
+
+@pytest.fixture
+async def site(db_settings: settings_module.Settings) -> AsyncIterator[Visitor]:
+    """A started app (database and mail included) and a visitor with a cookie jar."""
+    app = create_app(db_settings)
+    async with started(app), Visitor.of(app, db_settings.mail_dir) as visitor:
+        yield visitor

@@ -45,10 +45,8 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes] | None, log: Path) 
     raise RuntimeError(f"server did not answer {url} within {STARTUP_TIMEOUT} s:\n{log.read_text()}")
 
 
-@contextlib.contextmanager
-def start_server(var_dir: Path, prefix: Sequence[str] = (), **env: str) -> Iterator[RunningServer]:
-    """``haven serve`` on a free port; ``prefix`` runs it under another command (``taskset -c 0``)."""
-    port = free_port()
+def launch(var_dir: Path, port: int, prefix: Sequence[str] = (), **env: str) -> RunningServer:
+    """``haven serve`` on ``port``, up and answering; its output is appended to var/server.log."""
     var_dir.mkdir(parents=True, exist_ok=True)
     log = var_dir / "server.log"
     environment = {
@@ -58,7 +56,7 @@ def start_server(var_dir: Path, prefix: Sequence[str] = (), **env: str) -> Itera
         "HAVEN_HOST": "127.0.0.1",
         **env,
     }
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         process = subprocess.Popen(
             [*prefix, sys.executable, "-m", "haven", "serve"],
             env=environment,
@@ -66,12 +64,39 @@ def start_server(var_dir: Path, prefix: Sequence[str] = (), **env: str) -> Itera
             stderr=subprocess.STDOUT,
             start_new_session=True,  # so the whole group (Granian and its workers) can be stopped
         )
+    base_url = f"http://127.0.0.1:{port}"
     try:
-        base_url = f"http://127.0.0.1:{port}"
         wait_until_up(base_url + "/healthz", process, log)
-        yield RunningServer(base_url, port, process, log)
-    finally:
+    except RuntimeError:
         stop(process)
+        raise
+    return RunningServer(base_url, port, process, log)
+
+
+@contextlib.contextmanager
+def start_server(var_dir: Path, prefix: Sequence[str] = (), **env: str) -> Iterator[RunningServer]:
+    """``haven serve`` on a free port; ``prefix`` runs it under another command (``taskset -c 0``)."""
+    migrate_for(var_dir, **env)
+    running = launch(var_dir, free_port(), prefix, **env)
+    try:
+        yield running
+    finally:
+        stop(running.process)
+
+
+def migrate_for(var_dir: Path, **env: str) -> None:
+    """Bring the server's database to the current schema, as `make serve` does."""
+    environment = {**os.environ, "HAVEN_VAR_DIR": str(var_dir), **env}
+    subprocess.run(
+        [sys.executable, "-m", "haven", "migrate"], env=environment, check=True, capture_output=True
+    )
+
+
+def kill(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL to the whole group: no shutdown, no flushing, as when a machine loses power."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

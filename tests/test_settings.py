@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import re
 import stat
 from pathlib import Path
@@ -22,7 +23,7 @@ def test_defaults_listen_on_localhost_port_8000_with_sqlite_in_var(tmp_path: Pat
 
 def test_every_setting_has_help_and_is_documented_in_the_readme() -> None:
     readme = README.read_text()
-    documented = set(re.findall(r"^\| `(HAVEN_[A-Z_]+)` \|", readme, flags=re.MULTILINE))
+    documented = set(re.findall(r"^\| `(HAVEN_[A-Z0-9_]+)` \|", readme, flags=re.MULTILINE))
     described = {name for name, _default, _help in settings_module.describe()}
     for name, _default, text in settings_module.describe():
         assert len(text) > 10, f"{name} needs a help string"
@@ -42,6 +43,9 @@ def test_every_setting_has_help_and_is_documented_in_the_readme() -> None:
         ("HAVEN_SECRET_KEY", "short", "at least 32 characters"),
         ("HAVEN_CONTACT_EMAIL", "not an address", "email address"),
         ("HAVEN_LOG_LEVEL", "loud", "debug, info, warning, error"),
+        ("HAVEN_MAIL_BACKEND", "pigeon", "file or console"),
+        ("HAVEN_BEHIND_PROXY", "maybe", "true or false"),
+        ("HAVEN_ARGON2_TIME_COST", "0", "between 1 and 20"),
     ],
 )
 def test_a_bad_value_stops_startup_naming_the_variable(
@@ -76,7 +80,19 @@ def test_the_secret_key_is_generated_once_kept_private_and_reused(tmp_path: Path
     assert first == second
     assert len(first) >= 32
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert list(tmp_path.iterdir()) == [key_file], "no draft file is left behind"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data_key", "secret_key"], "no draft is left"
+
+
+def test_the_data_key_is_generated_once_as_32_bytes_and_kept_private(tmp_path: Path) -> None:
+    first = load({"HAVEN_VAR_DIR": str(tmp_path)}).data_key
+    assert load({"HAVEN_VAR_DIR": str(tmp_path)}).data_key == first
+    assert len(base64.urlsafe_b64decode(first)) == 32
+    assert stat.S_IMODE((tmp_path / "data_key").stat().st_mode) == 0o600
+
+
+def test_a_data_key_of_the_wrong_length_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="HAVEN_DATA_KEY"):
+        load({"HAVEN_VAR_DIR": str(tmp_path), "HAVEN_DATA_KEY": "c2hvcnQ="})
 
 
 def test_a_secret_key_from_the_environment_wins_and_nothing_is_written(tmp_path: Path) -> None:
@@ -87,7 +103,7 @@ def test_a_secret_key_from_the_environment_wins_and_nothing_is_written(tmp_path:
 
 def test_a_damaged_key_file_stops_startup_instead_of_being_replaced(tmp_path: Path) -> None:
     (tmp_path / "secret_key").write_text("abc\n")
-    with pytest.raises(SettingsError, match="shorter than 32"):
+    with pytest.raises(SettingsError, match="secret key that must be at least 32"):
         load({"HAVEN_VAR_DIR": str(tmp_path)})
     assert (tmp_path / "secret_key").read_text() == "abc\n"
 
@@ -105,5 +121,23 @@ def test_check_builds_the_whole_site_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("HAVEN_VAR_DIR", str(tmp_path))
+    assert main(["migrate"]) == 0
     assert main(["check"]) == 0
     assert "content and templates are fine" in capsys.readouterr().out
+
+
+def test_check_refuses_a_database_that_is_not_migrated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HAVEN_VAR_DIR", str(tmp_path))
+    assert main(["check"]) == 1
+    assert "run `haven migrate`" in capsys.readouterr().err
+
+
+def test_check_serves_public_pages_when_the_database_does_not_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HAVEN_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("HAVEN_DATABASE_URL", f"sqlite:///{tmp_path}/no/such/folder/x.db")
+    assert main(["check"]) == 0
+    assert "public pages will be served" in capsys.readouterr().out

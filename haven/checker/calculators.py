@@ -36,9 +36,10 @@ from haven.checker.fields import (
     score_fields,
     year_options,
 )
-from haven.checker.views import PageMaker, crs_view, field_view, fsw_view, other, with_query
+from haven.checker.views import PageMaker, crs_view, fsw_view, other, with_query
 from haven.rules import crs, fsw
 from haven.rules.common import Education, LanguageLevels
+from haven.web.forms import field_view
 from haven.web.i18n import LANGUAGES, Language
 from haven.web.pagecache import CachedResponse
 from haven.web.querypages import Params, QueryRoute, Render

@@ -1,122 +1,18 @@
-"""Form fields for the checker's pages: what each asks, how its answer is read, and what to say when
-it cannot be. Answers travel in the query string, so every value here is a short, stable string.
-
-Reading is forgiving where people are (spaces, "$", thousands separators, "7,5" for 7.5), and strict
-where the rules are (a score off its test's scale is an error, never a guess).
-"""
+"""The checker's fields: language tests and their scores (checked against each test's scale), and
+the questions the eligibility check and the calculators both ask. The field machinery itself is in
+``haven/web/forms.py``."""
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Final
 
-from haven.checker.explain import EDUCATION, N_, Words
+from haven.checker.explain import EDUCATION, N_
 from haven.rules import clb
 from haven.rules.common import ABILITIES, Ability, Education, Language, LanguageLevels
+from haven.web.forms import Field, FormError, Kind, Option, Reading, Translate, read_field, read_fields
 
-
-class Kind(StrEnum):
-    RADIO = "radio"
-    NUMBER = "number"
-    MONEY = "money"
-    SCORE = "score"
-    CHECKBOX = "checkbox"
-
-
-@dataclass(frozen=True)
-class Option:
-    value: str
-    label: str  # msgid
-    hint: str | None = None
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    kind: Kind
-    label: str  # msgid: the legend of a radio group, the label of an input
-    required: str = ""  # msgid said when it is left empty
-    hint: str | None = None
-    options: tuple[Option, ...] = ()
-    minimum: int = 0
-    maximum: int = 0
-    invalid: str = ""  # msgid said when it cannot be read or is out of range
-    suffix: str | None = None  # msgid shown after the input ("years")
-    width: int = 3  # characters, for the input's size
-    optional: bool = False
-
-    def values(self) -> frozenset[str]:
-        return frozenset(option.value for option in self.options)
-
-
-@dataclass(frozen=True)
-class FormError:
-    field: str  # the query parameter; the page links to the input with this name
-    message: str  # already translated
-
-
-@dataclass
-class Reading:
-    """The outcome of reading a form: cleaned answers and what was wrong."""
-
-    answers: dict[str, str] = field(default_factory=dict)
-    errors: list[FormError] = field(default_factory=list)
-
-    def error_for(self, name: str) -> str | None:
-        return next((error.message for error in self.errors if error.field == name), None)
-
-
-_NUMBER_NOISE: Final = re.compile(r"[\s\u00a0\u202f$,]|CAD|\$", re.IGNORECASE)
-
-
-def clean_number(raw: str) -> str:
-    return _NUMBER_NOISE.sub("", raw)
-
-
-def read_field(spec: Field, raw: str | None, words: Words, reading: Reading) -> None:
-    """Read one field's raw value into ``reading``."""
-    value = (raw or "").strip()
-    if spec.kind is Kind.CHECKBOX:
-        if value:
-            reading.answers[spec.name] = "yes"
-        return
-    if not value:
-        if not spec.optional:
-            reading.errors.append(FormError(spec.name, words(spec.required)))
-        return
-    if spec.kind is Kind.RADIO:
-        if value in spec.values():
-            reading.answers[spec.name] = value
-        else:
-            reading.errors.append(FormError(spec.name, words(spec.required)))
-        return
-    if spec.kind in (Kind.NUMBER, Kind.MONEY):
-        number = clean_number(value)
-        if not number.isdigit() or not spec.minimum <= int(number) <= spec.maximum:
-            message = words(spec.invalid) % {"minimum": spec.minimum, "maximum": spec.maximum}
-            reading.errors.append(FormError(spec.name, message))
-            return
-        reading.answers[spec.name] = str(int(number))
-        return
-    # A score: a decimal comma is fine ("7,5"); its scale is checked with the test (read_scores).
-    number = value.replace(",", ".").replace(" ", "")
-    try:
-        parsed = float(number)
-    except ValueError:
-        parsed = math.nan
-    if not math.isfinite(parsed):
-        reading.errors.append(FormError(spec.name, words(spec.invalid)))
-        return
-    reading.answers[spec.name] = f"{parsed:g}"
-
-
-def read_fields(specs: Sequence[Field], params: Mapping[str, str], words: Words, reading: Reading) -> None:
-    for spec in specs:
-        read_field(spec, params.get(spec.name), words, reading)
+__all__ = ["Field", "FormError", "Kind", "Option", "Reading", "read_field", "read_fields"]
 
 
 # Language tests ------------------------------------------------------------------------------------
@@ -178,7 +74,7 @@ def score_fields(prefix: str) -> tuple[Field, ...]:
     )
 
 
-def scale_hint(choice: str, words: Words) -> str:
+def scale_hint(choice: str, words: Translate) -> str:
     """How the chosen test reports its scores, for the hint above the four inputs."""
     test, _language = chosen_test(choice)
     chart = clb.CHARTS[test]
@@ -203,7 +99,7 @@ def scale_hint(choice: str, words: Words) -> str:
 
 
 def read_scores(
-    choice: str | None, fields: Sequence[Field], params: Mapping[str, str], words: Words, reading: Reading
+    choice: str | None, fields: Sequence[Field], params: Mapping[str, str], words: Translate, reading: Reading
 ) -> None:
     """Read four scores for the chosen test and check each against the test's scale."""
     for spec in fields:

@@ -9,9 +9,9 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from haven.checker.explain import CRS_FACTORS, FSW_FACTORS, PARTS, SECTIONS, WORDS, Words
-from haven.checker.fields import Field, FormError, Kind, Reading
 from haven.content.site import Site
 from haven.rules import crs, fsw
+from haven.web.forms import FormError
 from haven.web.i18n import OTHER, Language
 from haven.web.pagecache import PUBLIC_PAGE, CachedResponse, build, redirect
 
@@ -20,74 +20,6 @@ HTML: Final = "text/html; charset=utf-8"
 
 def with_query(path: str, params: Mapping[str, str]) -> str:
     return f"{path}?{urlencode(list(params.items()))}" if params else path
-
-
-@dataclass(frozen=True)
-class OptionView:
-    value: str
-    label: str
-    hint: str | None
-    checked: bool
-    id: str
-
-
-@dataclass(frozen=True)
-class FieldView:
-    name: str
-    kind: str
-    label: str
-    hint: str | None
-    error: str | None
-    value: str
-    options: tuple[OptionView, ...]
-    suffix: str | None
-    width: int
-    inputmode: str
-
-    @property
-    def described_by(self) -> str:
-        ids = [f"{self.name}-hint"] if self.hint else []
-        if self.error:
-            ids.append(f"{self.name}-error")
-        return " ".join(ids)
-
-
-def field_view(
-    spec: Field,
-    answers: Mapping[str, str],
-    reading: Reading | None,
-    words: Words,
-    *,
-    label: str | None = None,
-    hint: str | None = None,
-) -> FieldView:
-    """A field ready for the form macros: translated, prefilled, with its error if any."""
-    raw = answers.get(spec.name, "")
-    options = tuple(
-        OptionView(
-            value=option.value,
-            label=words(option.label),
-            hint=words(option.hint) if option.hint else None,
-            checked=raw == option.value,
-            # The first choice carries the field's own id, so an error summary link lands on it.
-            id=spec.name if index == 0 else f"{spec.name}-{option.value}",
-        )
-        for index, option in enumerate(spec.options)
-    )
-    if spec.kind is Kind.CHECKBOX:
-        options = (OptionView("yes", label or words(spec.label), None, raw == "yes", spec.name),)
-    return FieldView(
-        name=spec.name,
-        kind=spec.kind.value,
-        label=label or words(spec.label),
-        hint=hint if hint is not None else (words(spec.hint) if spec.hint else None),
-        error=reading.error_for(spec.name) if reading is not None else None,
-        value=raw,
-        options=options,
-        suffix=words(spec.suffix) if spec.suffix else None,
-        width=spec.width,
-        inputmode="decimal" if spec.kind is Kind.SCORE else "numeric",
-    )
 
 
 class PageMaker:

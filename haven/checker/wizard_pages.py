@@ -15,9 +15,10 @@ from typing import Final
 from haven.checker import wizard
 from haven.checker.explain import PROGRAMS, Words, money
 from haven.checker.fields import SCORE_LABELS, Kind, Reading, scale_hint
-from haven.checker.views import PageMaker, crs_view, field_view, fsw_view, other, with_query
+from haven.checker.views import PageMaker, crs_view, fsw_view, other, with_query
 from haven.rules import programs
 from haven.rules.common import ABILITIES
+from haven.web.forms import field_view
 from haven.web.i18n import LANGUAGES, Language
 from haven.web.pagecache import CachedResponse
 from haven.web.querypages import Params, QueryRoute, Render

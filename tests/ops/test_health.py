@@ -138,6 +138,6 @@ def test_migrate_creates_the_database_under_alembic(tmp_path: Path, monkeypatch:
     with sqlite3.connect(database) as connection:
         version = connection.execute("SELECT version_num FROM alembic_version").fetchone()
         journal = connection.execute("PRAGMA journal_mode").fetchone()
-    assert version == ("0001",)
+    assert version == ("0002",)
     assert journal == ("wal",)
     assert main(["migrate"]) == 0  # running it again changes nothing

@@ -1,0 +1,312 @@
+"""Accounts: sign up, verify the email address, sign in and out, reset a forgotten password.
+
+Nothing here tells a stranger whether an address has an account: sign-up and "forgot password" answer
+the same either way and say the rest by email. Failed sign-ins are throttled per account and per
+address, never locked: a wait grows with the failures and ends by itself, so nobody can lock another
+person out, and a correct password after the wait works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from haven.accounts.models import Account, EmailToken, Throttle, WebSession
+from haven.db import Database, utcnow
+from haven.mail.outbox import queue
+from haven.settings import Settings
+from haven.web.errors import DomainError
+from haven.web.security import new_token, token_hash
+
+EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MIN_PASSWORD: Final = 10
+MAX_PASSWORD: Final = 200
+SESSION_IDLE: Final = dt.timedelta(minutes=30)
+SESSION_MAX: Final = dt.timedelta(hours=12)
+VERIFY_FOR: Final = dt.timedelta(days=3)
+RESET_FOR: Final = dt.timedelta(hours=1)
+# Sign-in throttles: failures counted over a window; past the allowance, each failure doubles the
+# wait (from the base, up to the cap). A success clears the account's count.
+WINDOW: Final = dt.timedelta(minutes=15)
+ACCOUNT_ALLOWANCE: Final = 5
+ADDRESS_ALLOWANCE: Final = 30
+BASE_WAIT: Final = dt.timedelta(seconds=15)
+MAX_WAIT: Final = dt.timedelta(minutes=15)
+
+
+class SignInFailed(DomainError):
+    """The email address or password is not right."""
+
+    status = 401
+    code = "sign_in_failed"
+
+
+class TooManyAttempts(DomainError):
+    """Too many sign-in attempts: wait before trying again."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__()
+        self.retry_after = max(1, seconds)
+
+
+class LinkNotValid(DomainError):
+    """The link has expired or has already been used."""
+
+    status = 400
+    code = "link_not_valid"
+
+
+@dataclass(frozen=True)
+class Passwords:
+    """argon2id, run in a thread: a hash costs tens of milliseconds of CPU the event loop must not wait on."""
+
+    hasher: PasswordHasher
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Passwords:
+        return cls(
+            PasswordHasher(
+                time_cost=settings.argon2_time_cost,
+                memory_cost=settings.argon2_memory_kib,
+                parallelism=1,
+            )
+        )
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self.hasher.hash, password)
+
+    async def verify(self, stored: str | None, password: str) -> bool:
+        # With no account, verify against a throwaway hash anyway: the answer takes as long
+        # whether or not the address has an account.
+        target = stored or self._decoy
+        try:
+            ok = await asyncio.to_thread(self.hasher.verify, target, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        return bool(ok) and stored is not None
+
+    @property
+    def _decoy(self) -> str:
+        return _DECOYS.setdefault(id(self.hasher), self.hasher.hash(new_token()))
+
+
+_DECOYS: dict[int, str] = {}
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def email_problem(email: str) -> str | None:
+    if not email:
+        return "empty"
+    if len(email) > 254 or not EMAIL.fullmatch(email):
+        return "invalid"
+    return None
+
+
+def password_problem(password: str) -> str | None:
+    if not password:
+        return "empty"
+    if len(password) < MIN_PASSWORD:
+        return "short"
+    if len(password) > MAX_PASSWORD:
+        return "long"
+    return None
+
+
+async def _issue_token(session: AsyncSession, account: Account, purpose: str, lifetime: dt.timedelta) -> str:
+    token = new_token()
+    now = utcnow()
+    session.add(
+        EmailToken(
+            token_hash=token_hash(token),
+            account_id=account.id,
+            purpose=purpose,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    return token
+
+
+class Accounts:
+    def __init__(self, database: Database, passwords: Passwords, letters: MailWriter) -> None:
+        self.database = database
+        self.passwords = passwords
+        self.letters = letters
+
+    async def sign_up(self, email: str, password: str, lang: str) -> None:
+        email = normalise_email(email)
+        password_hash = await self.passwords.hash(password)  # before the transaction: no lock held
+        async with self.database.transaction() as session:
+            existing = await session.scalar(select(Account).where(Account.email == email))
+            if existing is not None:
+                subject, body = self.letters.already_registered(existing.language)
+                queue(session, email, subject, body)
+                return
+            now = utcnow()
+            account = Account(
+                id=uuid.uuid4(),
+                email=email,
+                password_hash=password_hash,
+                language=lang,
+                created_at=now,
+                password_changed_at=now,
+            )
+            session.add(account)
+            await session.flush()
+            token = await _issue_token(session, account, "verify", VERIFY_FOR)
+            subject, body = self.letters.verify(lang, token)
+            queue(session, email, subject, body)
+
+    async def resend_verification(self, account_id: uuid.UUID) -> None:
+        async with self.database.transaction() as session:
+            account = await session.get(Account, account_id)
+            if account is None or account.email_verified_at is not None:
+                return
+            token = await _issue_token(session, account, "verify", VERIFY_FOR)
+            subject, body = self.letters.verify(account.language, token)
+            queue(session, account.email, subject, body)
+
+    async def verify_email(self, token: str) -> Account:
+        async with self.database.transaction() as session:
+            record = await self._usable_token(session, token, "verify")
+            account = await session.get(Account, record.account_id)
+            assert account is not None  # tokens go with their account (ON DELETE CASCADE)
+            record.used_at = utcnow()
+            if account.email_verified_at is None:
+                account.email_verified_at = record.used_at
+            return account
+
+    async def sign_in(self, email: str, password: str, address: str) -> tuple[Account, str]:
+        """The account and a new session id (a new one at every sign-in: no session fixation)."""
+        email = normalise_email(email)
+        keys = (f"account:{email}", f"address:{address}")
+        async with self.database.transaction() as session:
+            await self._check_throttles(session, keys)
+            account = await session.scalar(select(Account).where(Account.email == email))
+        ok = await self.passwords.verify(account.password_hash if account else None, password)
+        if not ok or account is None:
+            async with self.database.transaction() as session:
+                await self._record_failure(session, keys[0], ACCOUNT_ALLOWANCE)
+                await self._record_failure(session, keys[1], ADDRESS_ALLOWANCE)
+            raise SignInFailed  # after the commit: the failure must be counted
+        async with self.database.transaction() as session:
+            await session.execute(delete(Throttle).where(Throttle.key == keys[0]))
+            session_id = await self._new_session(session, account.id)
+        return account, session_id
+
+    async def _check_throttles(self, session: AsyncSession, keys: tuple[str, ...]) -> None:
+        now = utcnow()
+        rows = (await session.scalars(select(Throttle).where(Throttle.key.in_(keys)))).all()
+        waits = [row.blocked_until - now for row in rows if row.blocked_until and row.blocked_until > now]
+        if waits:
+            raise TooManyAttempts(int(max(waits).total_seconds()) + 1)
+
+    async def _record_failure(self, session: AsyncSession, key: str, allowance: int) -> None:
+        now = utcnow()
+        row = await session.get(Throttle, key, with_for_update=True)
+        if row is None or now - row.window_start > WINDOW:
+            if row is None:
+                row = Throttle(key=key, failures=0, window_start=now)
+                session.add(row)
+            row.failures, row.window_start, row.blocked_until = 0, now, None
+        row.failures += 1
+        if row.failures > allowance:
+            wait = min(MAX_WAIT, BASE_WAIT * 2 ** (row.failures - allowance - 1))
+            row.blocked_until = now + wait
+
+    async def _new_session(self, session: AsyncSession, account_id: uuid.UUID) -> str:
+        session_id = new_token()
+        now = utcnow()
+        session.add(
+            WebSession(
+                id_hash=token_hash(session_id),
+                account_id=account_id,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + SESSION_MAX,
+            )
+        )
+        return session_id
+
+    async def account_for_session(self, session_id: str) -> Account | None:
+        """The signed-in account, or None for an unknown, idle or expired session."""
+        now = utcnow()
+        async with self.database.transaction() as session:
+            record = await session.get(WebSession, token_hash(session_id))
+            if record is None:
+                return None
+            if record.expires_at <= now or now - record.last_seen_at > SESSION_IDLE:
+                await session.delete(record)
+                return None
+            if now - record.last_seen_at > dt.timedelta(minutes=1):  # spare a write per request
+                record.last_seen_at = now
+            return await session.get(Account, record.account_id)
+
+    async def sign_out(self, session_id: str) -> None:
+        async with self.database.transaction() as session:
+            await session.execute(delete(WebSession).where(WebSession.id_hash == token_hash(session_id)))
+
+    async def request_reset(self, email: str, lang: str) -> None:
+        async with self.database.transaction() as session:
+            account = await session.scalar(select(Account).where(Account.email == normalise_email(email)))
+            if account is None:
+                return  # the page says the same either way
+            token = await _issue_token(session, account, "reset", RESET_FOR)
+            subject, body = self.letters.reset(account.language, token)
+            queue(session, account.email, subject, body)
+
+    async def check_reset_token(self, token: str) -> None:
+        async with self.database.transaction() as session:
+            await self._usable_token(session, token, "reset")
+
+    async def reset_password(self, token: str, password: str) -> None:
+        password_hash = await self.passwords.hash(password)
+        async with self.database.transaction() as session:
+            record = await self._usable_token(session, token, "reset")
+            account = await session.get(Account, record.account_id)
+            assert account is not None
+            now = utcnow()
+            record.used_at = now
+            account.password_hash = password_hash
+            account.password_changed_at = now
+            # Whoever knew the old password is signed out everywhere; the link proved the address.
+            account.email_verified_at = account.email_verified_at or now
+            await session.execute(delete(WebSession).where(WebSession.account_id == account.id))
+            await session.execute(delete(Throttle).where(Throttle.key == f"account:{account.email}"))
+
+    async def _usable_token(self, session: AsyncSession, token: str, purpose: str) -> EmailToken:
+        record = await session.get(EmailToken, token_hash(token), with_for_update=True)
+        if (
+            record is None
+            or record.purpose != purpose
+            or record.used_at is not None
+            or record.expires_at <= utcnow()
+        ):
+            raise LinkNotValid
+        return record
+
+
+class MailWriter(Protocol):
+    """Writes account emails (subject, body) in the account's language; the web layer knows the
+    words and the site's address."""
+
+    def verify(self, lang: str, token: str) -> tuple[str, str]: ...
+
+    def already_registered(self, lang: str) -> tuple[str, str]: ...
+
+    def reset(self, lang: str, token: str) -> tuple[str, str]: ...

@@ -1,0 +1,9 @@
+"""Every table Haven has, imported in one place so the metadata is whole (migrations, drift test)."""
+
+from __future__ import annotations
+
+
+def load_models() -> None:
+    from haven.accounts import models as accounts  # noqa: F401
+    from haven.mail import models as mail  # noqa: F401
+    from haven.profiles import models as profiles  # noqa: F401

@@ -1,0 +1,210 @@
+"""Express Entry profiles: start a draft, save its sections, submit it once, list them.
+
+Every read and write names the account: a profile id alone opens nothing, so one person's profile can
+never reach another's page. A submission is acknowledged only after its transaction commits, and it
+is idempotent twice over: the form's key makes a repeated "start" or "submit" return the same profile,
+and a draft that is already submitted answers with the number it was given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from haven.db import Database, utcnow
+from haven.profiles.models import Profile
+from haven.settings import Settings
+from haven.web.errors import DomainError
+from haven.web.security import Sealer
+
+DRAFT_LIFETIME: Final = dt.timedelta(days=60)  # reference §F.3
+POOL_LIFETIME: Final = dt.timedelta(days=365)
+NUMBER_ALPHABET: Final = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
+
+
+class ProfileNotFound(DomainError):
+    """No such profile for this account."""
+
+    status = 404
+    code = "profile_not_found"
+
+
+class ProfileNotEditable(DomainError):
+    """This profile is submitted: it can no longer be changed here."""
+
+    status = 409
+    code = "profile_not_editable"
+
+
+class ProfileIncomplete(DomainError):
+    """Some sections are not complete yet."""
+
+    status = 422
+    code = "profile_incomplete"
+
+    def __init__(self, sections: list[str]) -> None:
+        super().__init__()
+        self.sections = sections
+
+
+class ActiveProfileExists(DomainError):
+    """You already have a profile: continue it, or wait until it expires."""
+
+    status = 409
+    code = "active_profile_exists"
+
+
+def new_number() -> str:
+    """A profile number people can read out on the phone: HV-XXXX-XXXX-XXXX."""
+    body = "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(12))
+    return f"HV-{body[:4]}-{body[4:8]}-{body[8:]}"
+
+
+@dataclass(frozen=True)
+class Status:
+    state: str  # draft, submitted, expired, invited
+    until: dt.datetime | None  # when a draft or a submitted profile expires
+
+
+def status(profile: Profile, now: dt.datetime) -> Status:
+    if profile.state == "draft":
+        until = profile.created_at + DRAFT_LIFETIME
+        return Status("expired" if now >= until else "draft", until)
+    if profile.state == "submitted":
+        assert profile.submitted_at is not None
+        until = profile.submitted_at + POOL_LIFETIME
+        return Status("expired" if now >= until else "submitted", until)
+    return Status(profile.state, None)
+
+
+class Profiles:
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.database = database
+        self.sealer = Sealer(settings.data_key)
+
+    async def start(self, account_id: uuid.UUID, create_key: str) -> Profile:
+        """A new draft, or the one this same form already made (a double click makes one)."""
+        now = utcnow()
+        try:
+            async with self.database.transaction() as session:
+                existing = await session.scalar(
+                    select(Profile).where(Profile.account_id == account_id, Profile.create_key == create_key)
+                )
+                if existing is not None:
+                    return existing
+                for profile in await self._all(session, account_id):
+                    if status(profile, now).state in ("draft", "submitted", "invited"):
+                        raise ActiveProfileExists
+                profile = Profile(
+                    id=uuid.uuid4(),
+                    account_id=account_id,
+                    state="draft",
+                    answers={},
+                    create_key=create_key,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(profile)
+            return profile
+        except IntegrityError:  # the same key raced in from a second request: theirs won
+            async with self.database.transaction() as session:
+                existing = await session.scalar(
+                    select(Profile).where(Profile.account_id == account_id, Profile.create_key == create_key)
+                )
+                if existing is None:
+                    raise
+                return existing
+
+    async def _all(self, session: AsyncSession, account_id: uuid.UUID) -> list[Profile]:
+        found = await session.scalars(
+            select(Profile).where(Profile.account_id == account_id).order_by(Profile.created_at.desc())
+        )
+        return list(found)
+
+    async def all_for(self, account_id: uuid.UUID) -> list[Profile]:
+        async with self.database.transaction() as session:
+            return await self._all(session, account_id)
+
+    async def get(self, account_id: uuid.UUID, profile_id: uuid.UUID) -> Profile:
+        async with self.database.transaction() as session:
+            return await self._owned(session, account_id, profile_id)
+
+    async def _owned(
+        self, session: AsyncSession, account_id: uuid.UUID, profile_id: uuid.UUID, *, lock: bool = False
+    ) -> Profile:
+        query = select(Profile).where(Profile.id == profile_id, Profile.account_id == account_id)
+        profile = await session.scalar(query.with_for_update() if lock else query)
+        if profile is None:
+            raise ProfileNotFound
+        return profile
+
+    def passport_number(self, profile: Profile) -> str | None:
+        return self.sealer.open(profile.passport_number) if profile.passport_number else None
+
+    async def save(
+        self,
+        account_id: uuid.UUID,
+        profile_id: uuid.UUID,
+        section: str,
+        answers: dict[str, Any],
+        complete: bool,
+        *,
+        passport_number: str | None = None,
+    ) -> Profile:
+        """Keep a section's answers as typed, and whether they are complete. The passport number
+        is kept apart, encrypted."""
+        async with self.database.transaction() as session:
+            profile = await self._owned(session, account_id, profile_id, lock=True)
+            if profile.state != "draft":
+                raise ProfileNotEditable
+            data = dict(profile.answers)
+            data[section] = answers
+            done = set(data.get("_complete", []))
+            (done.add if complete else done.discard)(section)
+            data["_complete"] = sorted(done)
+            profile.answers = data  # a new dict: SQLAlchemy sees the change
+            if passport_number is not None:
+                profile.passport_number = self.sealer.seal(passport_number) if passport_number else None
+            profile.updated_at = utcnow()
+            return profile
+
+    async def submit(
+        self,
+        account_id: uuid.UUID,
+        profile_id: uuid.UUID,
+        submit_key: str,
+        assess: Callable[[Profile], tuple[list[str], tuple[int, str]]],
+    ) -> Profile:
+        """Submit the draft; a profile already submitted answers with its number, once. ``assess``
+        gives the sections still incomplete and the CRS score, worked out on the locked row."""
+        async with self.database.transaction() as session:
+            profile = await self._owned(session, account_id, profile_id, lock=True)
+            if profile.state != "draft":
+                return profile  # a double click, a retry, a re-POST: the same profile, one record
+            missing, score = assess(profile)
+            if missing:
+                raise ProfileIncomplete(missing)
+            now = utcnow()
+            if status(profile, now).state == "expired":
+                raise ProfileNotEditable
+            profile.state = "submitted"
+            profile.submit_key = submit_key
+            profile.submitted_at = now
+            profile.crs_score, profile.rules_version = score
+            profile.number = await self._free_number(session)
+            profile.updated_at = now
+            return profile
+
+    async def _free_number(self, session: AsyncSession) -> str:
+        while True:
+            number = new_number()
+            if await session.scalar(select(Profile.id).where(Profile.number == number)) is None:
+                return number

@@ -1,0 +1,166 @@
+"""Real databases for the tests: SQLite files, and PostgreSQL over a real connection.
+
+PostgreSQL comes from ``HAVEN_TEST_POSTGRES`` (an admin URL), else a server on 127.0.0.1:5432, else a
+private server this module starts (``initdb`` into a temporary folder, stopped at the end). Database
+tests never skip: a test run without PostgreSQL fails and says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from haven import settings as settings_module
+from haven.db import migrate
+
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _asyncpg_url(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def _reachable(url: str) -> bool:
+    try:
+        connection = await asyncio.wait_for(asyncpg.connect(_asyncpg_url(url)), 3)
+    except (TimeoutError, OSError, asyncpg.PostgresError):
+        return False
+    await connection.close()
+    return True
+
+
+async def execute(admin_url: str, statement: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_url(admin_url))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def postgres_binaries() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed (make test installs Debian's postgresql)")
+    return Path(found[-1]).parent
+
+
+@dataclass
+class PrivatePostgres:
+    """A throwaway PostgreSQL server: its own folder and port, trust auth on 127.0.0.1 only."""
+
+    folder: Path
+    port: int
+    user: str
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *command: str) -> subprocess.CompletedProcess[bytes]:
+        # PostgreSQL refuses to run as root: run it as the "postgres" account the package creates.
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return subprocess.run([*prefix, *command], capture_output=True, check=False)
+
+    @classmethod
+    def create(cls, port: int) -> PrivatePostgres:
+        folder = Path(tempfile.mkdtemp(prefix="haven-pg-"))
+        user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres", "postgres")
+        server = cls(folder, port, user)
+        done = server._run(
+            str(postgres_binaries() / "initdb"), "-D", str(folder / "data"), "-A", "trust", "-U", user
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed: {done.stderr.decode()}")
+        return server
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=on"
+        done = self._run(
+            str(postgres_binaries() / "pg_ctl"),
+            "-D", str(self.folder / "data"), "-l", str(self.folder / "log"), "-o", options, "-w", "start",
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl start failed: {done.stderr.decode()}\n{self.log()}")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run(
+            str(postgres_binaries() / "pg_ctl"), "-D", str(self.folder / "data"), "-m", mode, "-w", "stop"
+        )
+
+    def kill(self) -> None:
+        """The hardest stop there is: SIGKILL to the postmaster (it recovers from its WAL on start)."""
+        pid_file = self.folder / "data" / "postmaster.pid"
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
+            os.kill(int(pid_file.read_text().splitlines()[0]), 9)
+        time.sleep(0.5)
+
+    def log(self) -> str:
+        with contextlib.suppress(OSError):
+            return (self.folder / "log").read_text()
+        return ""
+
+    def remove(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """An admin URL of a PostgreSQL server to make test databases on."""
+    configured = os.environ.get("HAVEN_TEST_POSTGRES")
+    for url in [configured] if configured else [DEFAULT_ADMIN_URL]:
+        if asyncio.run(_reachable(url)):
+            yield url
+            return
+    from tests.server import free_port
+
+    server = PrivatePostgres.create(free_port())
+    server.start()
+    try:
+        yield server.admin_url
+    finally:
+        server.remove()
+
+
+@contextlib.contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A new, migrated database on the server; dropped afterwards. Yields its Haven URL."""
+    name = f"haven_test_{secrets.token_hex(6)}"
+    asyncio.run(execute(admin_url, f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        settings = settings_module.load(
+            {"HAVEN_DATABASE_URL": url, "HAVEN_SECRET_KEY": "x" * 40, "HAVEN_DATA_KEY": TEST_DATA_KEY}
+        )
+        migrate(settings)
+        yield settings.database_url
+    finally:
+        asyncio.run(execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+TEST_DATA_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # 32 bytes, for tests only
+TABLES = ("web_sessions", "email_tokens", "profiles", "throttles", "outbox", "accounts")
+
+
+async def empty(url: str) -> None:
+    """Remove every row, keeping the schema (between tests on a shared PostgreSQL database)."""
+    connection = await asyncpg.connect(_asyncpg_url(url))
+    try:
+        await connection.execute("TRUNCATE " + ", ".join(TABLES) + " CASCADE")
+    finally:
+        await connection.close()

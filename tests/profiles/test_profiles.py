@@ -1,0 +1,244 @@
+"""Express Entry profiles, on SQLite and on PostgreSQL: fill, save, resume, check, submit, and only
+ever your own."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text
+
+from haven.profiles.models import Profile
+from tests.profiles.filling import ANSWERS, BASE, JOB, PASSPORT, SECTIONS, fill_profile, start_profile
+from tests.visitor import Visitor, hidden
+
+
+async def submit(visitor: Visitor, task_list: str, lang: str = "en", **extra: str) -> tuple[str, str]:
+    """Post the declaration; returns (submit key used, redirect location)."""
+    check = f"{task_list}/{'check-answers' if lang == 'en' else 'verifier-reponses'}"
+    page = await visitor.get(check)
+    assert page.status_code == 200, page.text[:500]
+    key = hidden(page.text, "submit_key")
+    fields = {"csrf": hidden(page.text, "csrf"), "submit_key": key, "declaration": "yes", **extra}
+    response = await visitor.client.post(
+        f"{task_list}/{'submit' if lang == 'en' else 'soumettre'}", data=fields
+    )
+    assert response.status_code == 303, response.text[:2000]
+    return key, response.headers["location"]
+
+
+async def count_profiles(visitor: Visitor) -> int:
+    database = visitor.app.services.database
+    assert database is not None
+    async with database.transaction() as session:
+        return int(await session.scalar(select(func.count()).select_from(Profile)) or 0)
+
+
+async def test_a_profile_is_filled_checked_and_submitted_once(site: Visitor) -> None:
+    await site.sign_up_and_in("ada@example.org")
+    task_list = await start_profile(site)
+    await fill_profile(site, task_list)
+    tasks = await site.get(task_list)
+    assert tasks.text.count("Completed") == 8  # no partner section for someone never married
+    check = await site.get(f"{task_list}/check-answers")
+    assert "Okafor" in check.text
+    assert PASSPORT in check.text
+    assert "CLB levels: 9, 9, 9, 9" in check.text
+    assert "Software developer, Andela" in check.text
+    _key, location = await submit(site, task_list)
+    assert location.endswith("/confirmation")
+    confirmation = await site.get(location)
+    assert confirmation.status_code == 200
+    assert confirmation.headers["cache-control"] == "private, no-store"
+    number = confirmation.text.split('class="reference">')[1].split("<")[0]
+    assert number.startswith("HV-")
+    # 26 on 2026-11-27 → 110; bachelor 120; CLB 9 × 4 → 124; 5 years abroad → 0 core;
+    # transferability 25 + 50. The exact date moves the age points, so check the breakdown's floor.
+    assert "CRS score when submitted:" in confirmation.text
+    home = await site.get("/en/account")
+    assert number in home.text
+    assert "Submitted" in home.text
+
+
+async def test_a_double_submission_keeps_one_record_and_one_number(site: Visitor) -> None:
+    await site.sign_up_and_in("bea@example.org")
+    task_list = await start_profile(site)
+    await fill_profile(site, task_list)
+    key, first = await submit(site, task_list)
+    page = await site.get(f"{task_list}/confirmation")
+    number = page.text.split('class="reference">')[1].split("<")[0]
+    # The same form posted again (a double click, a retry after a timeout), and a fresh one.
+    again = await site.client.post(
+        f"{task_list}/submit",
+        data={"csrf": hidden(page.text, "csrf"), "submit_key": key, "declaration": "yes"},
+    )
+    assert again.status_code == 303
+    assert again.headers["location"] == first
+    after = await site.get(first)
+    assert number in after.text
+    assert await count_profiles(site) == 1
+
+
+async def test_starting_twice_with_one_form_makes_one_draft(site: Visitor) -> None:
+    await site.sign_up_and_in("cas@example.org")
+    home = await site.get("/en/account")
+    fields = {"csrf": hidden(home.text, "csrf"), "create_key": hidden(home.text, "create_key")}
+    first = await site.client.post(BASE["en"], data=fields)
+    second = await site.client.post(BASE["en"], data=fields)
+    assert first.headers["location"] == second.headers["location"]
+    assert await count_profiles(site) == 1
+
+
+async def test_a_section_left_empty_names_every_missing_answer_in_both_languages(site: Visitor) -> None:
+    await site.sign_up_and_in("dan@example.org")
+    task_list = await start_profile(site)
+    english = await site.submit(f"{task_list}/personal-details", {"action": "continue"})
+    assert english.status_code == 422
+    for message in ("Enter your family name", "Enter your date of birth", "Select your marital status",
+                    "Enter your passport number"):  # fmt: skip
+        assert message in english.text
+    french_list = task_list.replace("/en/account/profiles", "/fr/compte/profils")
+    french = await site.submit(f"{french_list}/renseignements-personnels", {"action": "continue"})
+    assert french.status_code == 422
+    assert "<title>Erreur\u00a0: " in french.text
+
+
+async def test_bad_answers_are_explained_and_kept(site: Visitor) -> None:
+    await site.sign_up_and_in("eva@example.org")
+    task_list = await start_profile(site)
+    answers = {**ANSWERS["personal"], "dob-month": "13", "passport_number": "!!", "action": "continue"}
+    response = await site.submit(f"{task_list}/personal-details", answers)
+    assert response.status_code == 422
+    assert "Date of birth must be a real date" in response.text
+    assert "Enter a passport number of 5 to 20 letters and numbers" in response.text
+    assert 'value="Okafor"' in response.text
+    assert 'value="13"' in response.text
+
+
+async def test_save_and_come_back_later_keeps_everything_typed(site: Visitor) -> None:
+    await site.sign_up_and_in("fin@example.org")
+    task_list = await start_profile(site)
+    partial = {"family_name": "Okafor", "dob-year": "19", "action": "later"}
+    response = await site.submit(f"{task_list}/personal-details", partial)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/en/account"
+    again = await site.get(f"{task_list}/personal-details")
+    assert 'value="Okafor"' in again.text
+    assert 'value="19"' in again.text
+    assert "In progress" in (await site.get(task_list)).text
+
+
+async def test_switching_language_mid_form_keeps_the_answers(site: Visitor) -> None:
+    await site.sign_up_and_in("gus@example.org")
+    task_list = await start_profile(site)
+    await site.submit(f"{task_list}/contact-details", {**ANSWERS["contact"], "action": "continue"})
+    english = await site.get(f"{task_list}/contact-details")
+    toggle = english.text.split('hreflang="fr"')[0].rsplit('href="', 1)[1].split('"')[0]
+    french = await site.get(toggle)
+    assert french.status_code == 200
+    assert 'lang="fr"' in french.text
+    assert 'value="12 Marina Road"' in french.text
+
+
+async def test_the_partner_section_appears_only_for_a_spouse_or_partner(site: Visitor) -> None:
+    await site.sign_up_and_in("hao@example.org")
+    task_list = await start_profile(site)
+    assert "Spouse or common-law partner" not in (await site.get(task_list)).text
+    married = {**ANSWERS["personal"], "marital": "married", "action": "continue"}
+    await site.submit(f"{task_list}/personal-details", married)
+    assert "Spouse or common-law partner" in (await site.get(task_list)).text
+    partner = await site.submit(
+        f"{task_list}/spouse-or-partner", {"p_accompanying": "yes", "p_canadian": "no", "action": "continue"}
+    )
+    assert partner.status_code == 422  # now the partner's education, work and test are asked
+    assert "Select your spouse or partner’s highest level of education" in partner.text
+
+
+async def test_jobs_can_be_added_changed_and_removed(site: Visitor) -> None:
+    await site.sign_up_and_in("ida@example.org")
+    task_list = await start_profile(site)
+    work = f"{task_list}/{SECTIONS['en']['work']}"
+    bad = await site.submit(
+        f"{work}/add", {**JOB, "noc": "2123", "current": "", "end-month": "1", "end-year": "2020"}
+    )
+    assert bad.status_code == 422
+    assert "Enter the 5-digit NOC 2021 code, like 21231" in bad.text
+    assert "The end date must be after the start date" in bad.text
+    assert (await site.submit(f"{work}/add", JOB)).status_code == 303
+    assert (await site.submit(f"{work}/add", {**JOB, "title": "Tester"})).status_code == 303
+    listing = await site.get(work)
+    assert "Software developer, Andela" in listing.text
+    assert "Tester, Andela" in listing.text
+    changed = await site.submit(f"{work}/0", {**JOB, "title": "Lead developer"})
+    assert changed.status_code == 303
+    removed = await site.submit(f"{work}/1/remove", {}, page=work)
+    assert removed.status_code == 303
+    listing = await site.get(work)
+    assert "Lead developer, Andela" in listing.text
+    assert "Tester" not in listing.text
+
+
+async def test_submitting_needs_the_declaration_and_a_confirmed_address(site: Visitor) -> None:
+    await site.sign_up_and_in("jo@example.org")
+    task_list = await start_profile(site)
+    await fill_profile(site, task_list)
+    page = await site.get(f"{task_list}/check-answers")
+    refused = await site.client.post(
+        f"{task_list}/submit",
+        data={"csrf": hidden(page.text, "csrf"), "submit_key": hidden(page.text, "submit_key")},
+    )
+    assert refused.status_code == 422
+    assert "Select to confirm that your answers are true and complete" in refused.text
+    assert await count_profiles(site) == 1
+    assert "Draft" in (await site.get("/en/account")).text
+
+
+async def test_nobody_else_can_read_or_change_a_profile(site: Visitor) -> None:
+    await site.sign_up_and_in("kim@example.org")
+    task_list = await start_profile(site)
+    await site.submit(f"{task_list}/contact-details", {**ANSWERS["contact"], "action": "continue"})
+    await site.submit("/en/account/sign-out", {}, page="/en/account")
+    await site.sign_up_and_in("lee@example.org")
+    for path in (
+        task_list,
+        f"{task_list}/contact-details",
+        f"{task_list}/check-answers",
+        f"{task_list}/confirmation",
+    ):
+        response = await site.get(path)
+        assert response.status_code == 404, path
+        assert "Marina Road" not in response.text
+    write = await site.submit(
+        f"{task_list}/contact-details",
+        {**ANSWERS["contact"], "city": "Elsewhere", "action": "continue"},
+        page="/en/account",
+    )
+    assert write.status_code == 404
+
+
+async def test_signed_out_visitors_are_sent_to_sign_in(site: Visitor) -> None:
+    response = await site.get("/en/account/profiles/00000000-0000-0000-0000-000000000000")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/en/account/sign-in?next=")
+
+
+async def test_passport_numbers_are_encrypted_at_rest(site: Visitor) -> None:
+    await site.sign_up_and_in("mo@example.org")
+    task_list = await start_profile(site)
+    await site.submit(f"{task_list}/personal-details", {**ANSWERS["personal"], "action": "continue"})
+    database = site.app.services.database
+    assert database is not None
+    async with database.transaction() as session:
+        row = (await session.execute(text("SELECT answers, passport_number FROM profiles"))).one()
+    assert PASSPORT not in str(row[0])
+    assert isinstance(row[1], bytes | memoryview)
+    assert PASSPORT.encode() not in bytes(row[1])
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+async def test_the_whole_journey_works_in_either_language(site: Visitor, lang: str) -> None:
+    await site.sign_up_and_in(f"nia-{lang}@example.org", lang=lang)
+    task_list = await start_profile(site, lang)
+    await fill_profile(site, task_list, lang)
+    _key, location = await submit(site, task_list, lang)
+    confirmation = await site.get(location)
+    assert confirmation.status_code == 200
+    assert f'lang="{lang}"' in confirmation.text
