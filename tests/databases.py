@@ -14,6 +14,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -64,6 +65,7 @@ class PrivatePostgres:
     folder: Path
     port: int
     user: str
+    process: subprocess.Popen[bytes] | None = None
 
     @property
     def admin_url(self) -> str:
@@ -89,25 +91,55 @@ class PrivatePostgres:
         return server
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=on"
-        done = self._run(
-            str(postgres_binaries() / "pg_ctl"),
-            "-D", str(self.folder / "data"), "-l", str(self.folder / "log"), "-o", options, "-w", "start",
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"pg_ctl start failed: {done.stderr.decode()}\n{self.log()}")
+        """Start the server as a child of this process, so that this process reaps it when it dies
+        (a dead postmaster left as a zombie would look alive to the next start)."""
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        command = [
+            str(postgres_binaries() / "postgres"), "-D", str(self.folder / "data"), "-p", str(self.port),
+            "-k", str(self.folder), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=on",
+        ]  # fmt: skip
+        with (self.folder / "log").open("ab") as log:
+            self.process = subprocess.Popen([*prefix, *command], stdout=log, stderr=log)
+        deadline = time.monotonic() + 60
+        while not asyncio.run(_reachable(self.admin_url)):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL did not start:\n{self.log()}")
+            time.sleep(0.1)
 
-    def stop(self, mode: str = "fast") -> None:
-        self._run(
-            str(postgres_binaries() / "pg_ctl"), "-D", str(self.folder / "data"), "-m", mode, "-w", "stop"
-        )
+    def stop(self, signal_number: int = signal.SIGINT) -> None:
+        """SIGINT is PostgreSQL's fast shutdown; SIGQUIT its immediate one."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        postmaster = self._postmaster()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(postmaster or process.pid, signal_number)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
     def kill(self) -> None:
-        """The hardest stop there is: SIGKILL to the postmaster (it recovers from its WAL on start)."""
-        pid_file = self.folder / "data" / "postmaster.pid"
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
-            os.kill(int(pid_file.read_text().splitlines()[0]), 9)
-        time.sleep(0.5)
+        """The hardest stop there is, as when the machine loses power: SIGKILL to the postmaster and
+        every backend. PostgreSQL recovers from its WAL on the next start."""
+        process = self.process
+        if process is None:
+            return
+        postmaster = self._postmaster() or process.pid
+        victims = [postmaster, *_children(postmaster)]
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(pid) for pid in victims[1:]):
+            time.sleep(0.05)
+
+    def _postmaster(self) -> int | None:
+        try:
+            return int((self.folder / "data" / "postmaster.pid").read_text().splitlines()[0])
+        except (FileNotFoundError, ValueError, IndexError):
+            return None
 
     def log(self) -> str:
         with contextlib.suppress(OSError):
@@ -115,8 +147,26 @@ class PrivatePostgres:
         return ""
 
     def remove(self) -> None:
-        self.stop("immediate")
+        self.stop(signal.SIGQUIT)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                    found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 @contextlib.contextmanager

@@ -1,0 +1,276 @@
+"""Crash tests: 200 people submit their profiles at once while the server is killed (kill -9) and
+restarted, or while PostgreSQL itself is killed and restarted. Afterwards every submission that was
+confirmed exists exactly once, and no half-written record exists.
+
+Each submitter retries the way a person would (the same form, so the same idempotency key) until
+they see their confirmation page; a number counts as confirmed only once that page has shown it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from haven import settings as settings_module
+from haven.accounts.models import Account, WebSession
+from haven.accounts.service import Passwords
+from haven.db import Database, create_engine, migrate, utcnow
+from haven.profiles.models import Profile
+from haven.profiles.sections import BY_KEY, job_reading
+from haven.profiles.service import Profiles
+from haven.web.personal import CSRF_COOKIE, SESSION_COOKIE
+from haven.web.security import new_token, sign, token_hash
+from tests.databases import TEST_DATA_KEY, PrivatePostgres, execute
+from tests.profiles.filling import ANSWERS, JOB
+from tests.server import RunningServer, free_port, kill, launch, migrate_for, stop
+
+pytestmark = pytest.mark.server
+
+SUBMITTERS = 200
+GIVE_UP_AFTER = 120.0  # seconds: a submitter still without a confirmation by then fails the test
+NUMBER = re.compile(r'class="reference">(HV-[0-9A-Z-]+)<')
+
+
+@dataclass
+class Submitter:
+    account_id: uuid.UUID
+    profile_id: uuid.UUID
+    cookies: dict[str, str]
+    csrf: str
+    submit_key: str
+    confirmed: str | None = None
+    attempts: int = 0
+
+
+def server_env(var_dir: Path, database_url: str) -> dict[str, str]:
+    return {
+        "HAVEN_DATABASE_URL": database_url,
+        "HAVEN_SECRET_KEY": "crash-test-secret-key-0123456789abcdef",
+        "HAVEN_DATA_KEY": TEST_DATA_KEY,
+        "HAVEN_ARGON2_TIME_COST": "1",
+        "HAVEN_ARGON2_MEMORY_KIB": "8",
+        "HAVEN_MAIL_DIR": str(var_dir / "mail"),
+        "HAVEN_LOG_LEVEL": "warning",
+    }
+
+
+async def prepare(settings: settings_module.Settings, count: int) -> list[Submitter]:
+    """Accounts with a confirmed address, a signed-in session and a complete draft each."""
+    engine = create_engine(settings)
+    database = Database(engine)
+    profiles = Profiles(database, settings)
+    today = dt.date.today()
+    sections = {
+        key: BY_KEY[key].read(answers, {}, lambda text: text, today) for key, answers in ANSWERS.items()
+    }
+    for key, reading in sections.items():
+        assert not reading.errors, (key, reading.errors)
+    job = job_reading(JOB, lambda text: text, today)
+    password_hash = Passwords.from_settings(settings).hasher.hash("correct horse battery")
+    submitters = []
+    try:
+        for number in range(count):
+            now = utcnow()
+            account_id = uuid.uuid4()
+            session_id = new_token()
+            async with database.transaction() as session:
+                session.add(
+                    Account(
+                        id=account_id,
+                        email=f"submitter{number}@example.org",
+                        password_hash=password_hash,
+                        language="en",
+                        created_at=now,
+                        email_verified_at=now,
+                        password_changed_at=now,
+                    )
+                )
+                await session.flush()
+                session.add(
+                    WebSession(
+                        id_hash=token_hash(session_id),
+                        account_id=account_id,
+                        created_at=now,
+                        last_seen_at=now,
+                        expires_at=now + dt.timedelta(hours=12),
+                    )
+                )
+            profile = await profiles.start(account_id, new_token())
+            for key, reading in sections.items():
+                answers = dict(reading.answers)
+                passport = answers.pop("passport_number", None)
+                await profiles.save(
+                    account_id, profile.id, key, answers, complete=True, passport_number=passport
+                )
+            await profiles.save(account_id, profile.id, "work", {"jobs": [job.answers]}, complete=True)
+            csrf = new_token()
+            submitters.append(
+                Submitter(
+                    account_id=account_id,
+                    profile_id=profile.id,
+                    cookies={
+                        SESSION_COOKIE: sign(session_id, settings.secret_key, SESSION_COOKIE),
+                        CSRF_COOKIE: sign(csrf, settings.secret_key, CSRF_COOKIE),
+                    },
+                    csrf=csrf,
+                    submit_key=new_token(),
+                )
+            )
+    finally:
+        await engine.dispose()
+    return submitters
+
+
+async def submit_until_confirmed(base_url: Callable[[], str], submitter: Submitter) -> None:
+    """Submit, and retry the same form after any failure, until the confirmation page shows."""
+    deadline = asyncio.get_running_loop().time() + GIVE_UP_AFTER
+    path = f"/en/account/profiles/{submitter.profile_id}"
+    async with httpx.AsyncClient(cookies=submitter.cookies, timeout=10) as client:
+        while asyncio.get_running_loop().time() < deadline:
+            submitter.attempts += 1
+            try:
+                response = await client.post(
+                    base_url() + path + "/submit",
+                    data={"csrf": submitter.csrf, "submit_key": submitter.submit_key, "declaration": "yes"},
+                )
+                if response.status_code == 303:
+                    page = await client.get(base_url() + response.headers["location"])
+                    found = NUMBER.search(page.text) if page.status_code == 200 else None
+                    if found:
+                        submitter.confirmed = found.group(1)
+                        return
+            except httpx.HTTPError:
+                pass  # the server was killed under us: try again, as a person would
+            await asyncio.sleep(random.uniform(0.05, 0.4))
+
+
+async def run_crowd(
+    submitters: list[Submitter], base_url: Callable[[], str], chaos: Callable[[], object]
+) -> None:
+    crowd = asyncio.gather(*(submit_until_confirmed(base_url, s) for s in submitters))
+    await asyncio.gather(crowd, asyncio.to_thread(chaos))
+
+
+async def check_records(settings: settings_module.Settings, submitters: list[Submitter]) -> None:
+    unconfirmed = [s for s in submitters if s.confirmed is None]
+    assert not unconfirmed, f"{len(unconfirmed)} submitters never saw a confirmation"
+    engine = create_engine(settings)
+    try:
+        async with Database(engine).transaction() as session:
+            for submitter in submitters:
+                rows = (
+                    await session.scalars(select(Profile).where(Profile.number == submitter.confirmed))
+                ).all()
+                assert len(rows) == 1, f"{submitter.confirmed} is stored {len(rows)} times"
+                (profile,) = rows
+                assert profile.id == submitter.profile_id
+                assert profile.account_id == submitter.account_id
+                assert profile.state == "submitted"
+                assert profile.crs_score is not None
+                assert profile.rules_version
+                assert profile.submitted_at is not None
+            per_account = await session.execute(
+                select(Profile.account_id, func.count()).group_by(Profile.account_id)
+            )
+            assert all(count == 1 for _, count in per_account), "a submission made a second record"
+            half_written = await session.scalar(
+                select(func.count())
+                .select_from(Profile)
+                .where(
+                    (
+                        (Profile.state == "submitted")
+                        & (Profile.number.is_(None) | Profile.crs_score.is_(None))
+                    )
+                    | ((Profile.state == "draft") & Profile.number.is_not(None))
+                )
+            )
+            assert half_written == 0
+            total = await session.scalar(
+                select(func.count()).select_from(Profile).where(Profile.state == "submitted")
+            )
+            assert total == len(submitters)
+    finally:
+        await engine.dispose()
+
+
+def test_confirmed_submissions_survive_the_server_being_killed(tmp_path: Path) -> None:
+    var_dir = tmp_path / "var"
+    env = server_env(var_dir, f"sqlite:///{tmp_path}/crash.sqlite3")
+    settings = settings_module.load({"HAVEN_VAR_DIR": str(var_dir), **env})
+    migrate(settings)
+    submitters = asyncio.run(prepare(settings, SUBMITTERS))
+    port = free_port()
+    current: list[RunningServer] = [launch(var_dir, port, **env)]
+    kills = 0
+
+    def chaos() -> None:
+        nonlocal kills
+        for _ in range(4):
+            rng_sleep(0.4, 1.2)
+            kill(current[0].process)
+            kills += 1
+            current[0] = launch(var_dir, port, **env)
+
+    try:
+        asyncio.run(run_crowd(submitters, lambda: current[0].base_url, chaos))
+    finally:
+        stop(current[0].process)
+    assert kills == 4
+    assert sum(s.attempts for s in submitters) > SUBMITTERS, (
+        "the kills interrupted nobody: the test proved nothing"
+    )
+    asyncio.run(check_records(settings, submitters))
+    log = current[0].log.read_text()
+    assert "ZX4417093" not in log  # the passport number never reaches a log
+    assert "1997-02-14" not in log  # nor the date of birth
+
+
+def test_confirmed_submissions_survive_postgresql_being_killed(tmp_path: Path) -> None:
+    postgres = PrivatePostgres.create(free_port())
+    postgres.start()
+    try:
+        asyncio.run(execute(postgres.admin_url, 'CREATE DATABASE "haven"'))
+        url = postgres.admin_url.rsplit("/", 1)[0] + "/haven"
+        var_dir = tmp_path / "var"
+        env = server_env(var_dir, url)
+        settings = settings_module.load({"HAVEN_VAR_DIR": str(var_dir), **env})
+        migrate_for(var_dir, **env)
+        submitters = asyncio.run(prepare(settings, SUBMITTERS))
+        server = launch(var_dir, free_port(), **env)
+        restarts = 0
+
+        def chaos() -> None:
+            nonlocal restarts
+            for _ in range(3):
+                rng_sleep(0.4, 1.2)
+                postgres.kill()  # SIGKILL to the postmaster: it recovers from its WAL on start
+                rng_sleep(0.2, 0.6)
+                postgres.start()
+                restarts += 1
+
+        try:
+            asyncio.run(run_crowd(submitters, lambda: server.base_url, chaos))
+        finally:
+            stop(server.process)
+        assert restarts == 3
+        # Each start after a kill replayed the write-ahead log: these were crashes, not clean stops.
+        assert postgres.log().count("automatic recovery in progress") == 3, postgres.log()
+        assert sum(s.attempts for s in submitters) > SUBMITTERS, "the restarts interrupted nobody"
+        asyncio.run(check_records(settings, submitters))
+    finally:
+        postgres.remove()
+
+
+def rng_sleep(low: float, high: float) -> None:
+    time.sleep(random.uniform(low, high))
