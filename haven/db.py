@@ -134,6 +134,14 @@ async def schema_status(settings: Settings) -> str:
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(_alembic_config(settings)).get_current_head()
+    if is_sqlite(settings.database_url):
+        # Read with the plain sqlite3 driver: aiosqlite leaves its worker thread behind when a
+        # connection fails, and it outlives the event loop of a one-off command.
+        try:
+            current = await asyncio.to_thread(_sqlite_revision, settings.database_url)
+        except Exception:
+            return "unreachable"
+        return "current" if current == head else "behind"
     engine = create_engine(settings)
     try:
         async with asyncio.timeout(READY_TIMEOUT), engine.connect() as connection:
@@ -145,6 +153,20 @@ async def schema_status(settings: Settings) -> str:
     finally:
         await engine.dispose()
     return "current" if current == head else "behind"
+
+
+def _sqlite_revision(url: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine as create_sync_engine
+
+    engine = create_sync_engine(
+        make_url(url).set(drivername="sqlite"), connect_args={"timeout": READY_TIMEOUT}
+    )
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
 
 
 def migrate(settings: Settings, revision: str = "head") -> None:

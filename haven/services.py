@@ -31,7 +31,7 @@ class Services:
         self.personal = Personal(site, settings)
         self.passwords = Passwords.from_settings(settings)
         self.mailer: Mailer = (
-            FileMailer(settings.mail_dir) if settings.mail_backend == "file" else ConsoleMailer()
+            FileMailer(settings.mail_folder) if settings.mail_backend == "file" else ConsoleMailer()
         )
         self.database: Database | None = None
         self.accounts: Accounts | None = None

@@ -171,8 +171,8 @@ class Settings:
     mail_backend: str = _setting(
         "file", "Where account emails go: file (one .eml file each, in HAVEN_MAIL_DIR) or console (the log)."
     )
-    mail_dir: Path = _setting(  # noqa: RUF009 - a Path is immutable, sharing it is safe
-        Path("var/mail"), "Folder for the file mail backend."
+    mail_dir: Path | None = _setting(  # noqa: RUF009 - None and a Path are immutable, sharing is safe
+        None, "Folder for the file mail backend (default: HAVEN_VAR_DIR/mail)."
     )
     argon2_time_cost: int = _setting(3, "Argon2id passes per password hash.")
     argon2_memory_kib: int = _setting(65536, "Argon2id memory per password hash, in KiB.")
@@ -181,6 +181,10 @@ class Settings:
         "Set to true behind nginx or a load balancer: the client address is then read from "
         "X-Forwarded-For (for sign-in limits), and Secure cookies follow X-Forwarded-Proto.",
     )
+
+    @property
+    def mail_folder(self) -> Path:
+        return self.mail_dir or self.var_dir / "mail"
 
     @property
     def base_url(self) -> str:

@@ -99,5 +99,5 @@ def db_settings(database_url: str, tmp_path: Path) -> settings_module.Settings:
 async def site(db_settings: settings_module.Settings) -> AsyncIterator[Visitor]:
     """A started app (database and mail included) and a visitor with a cookie jar."""
     app = create_app(db_settings)
-    async with started(app), Visitor.of(app, db_settings.mail_dir) as visitor:
+    async with started(app), Visitor.of(app, db_settings.mail_folder) as visitor:
         yield visitor

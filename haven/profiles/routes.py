@@ -20,7 +20,15 @@ from haven.accounts.routes import form_expired, sign_in_first, signed_in
 from haven.checker.explain import N_
 from haven.profiles import scoring
 from haven.profiles.models import Profile
-from haven.profiles.sections import BY_KEY, SECTIONS, Section, applicable, job_reading
+from haven.profiles.sections import (
+    BY_KEY,
+    SECTIONS,
+    Section,
+    applicable,
+    field_of,
+    job_reading,
+    new_questions,
+)
 from haven.profiles.service import (
     ActiveProfileExists,
     ProfileIncomplete,
@@ -258,6 +266,8 @@ def _add_routes(router: APIRouter, lang: Language) -> None:
             intro=_(section.intro) if section.intro else None,
             action=section_path(lang, profile.id, section),
             back=profile_path(lang, profile.id),
+            toggle_form="answers",
+            asked=" ".join(spec.name for spec in specs),
         )
 
     def stored_values(app_profiles: Any, profile: Profile, section: Section) -> dict[str, str]:
@@ -295,8 +305,12 @@ def _add_routes(router: APIRouter, lang: Language) -> None:
         if section.key == "work":
             return await jobs_done(request, account, profile, form)
         later = form.get("action") == "later"
-        values = {k: v for k, v in form.items() if k not in ("csrf", "action")}
+        values = {k: v for k, v in form.items() if k not in ("csrf", "action", "asked")}
         reading = section.read(values, profile.answers, _, _today())
+        # Questions that follow from this page's answers (where you studied, once the level is known)
+        # are shown next, not reported as missing: nobody has seen them yet.
+        new = new_questions(section, values, profile.answers, form.get("asked"))
+        shown = Reading(reading.answers, [e for e in reading.errors if field_of(e.field) not in new])
         kept = {**values, **reading.answers}
         passport = kept.pop("passport_number", None)
         try:
@@ -312,9 +326,12 @@ def _add_routes(router: APIRouter, lang: Language) -> None:
             return app.personal.redirect(request, profile_path(lang, profile.id, SLUGS["confirmation"][lang]))
         if later:
             return app.personal.redirect(request, paths["home"])
+        if form.get("action") == "language":  # the language switch: same page, other language
+            return app.personal.redirect(request, section_path(other, profile.id, section))
         if reading.errors:
             fresh = await app.profiles.get(account.id, profile.id)
-            return section_page(request, account, fresh, section, {**values, **reading.answers}, reading, 422)
+            status = 422 if shown.errors else 200
+            return section_page(request, account, fresh, section, kept, shown, status)
         return app.personal.redirect(request, profile_path(lang, profile.id))
 
     # Work history: a list of jobs --------------------------------------------------------------

@@ -510,3 +510,21 @@ def job_reading(params: Answers, words: Translate, today: dt.date) -> Reading:
 def teer(noc: str) -> int:
     """The TEER category of a NOC 2021 code: its second digit."""
     return int(noc[1])
+
+
+def field_of(input_name: str) -> str:
+    """The field an input belongs to: ``dob`` for ``dob-day``."""
+    return input_name.split("-", 1)[0]
+
+
+def new_questions(
+    section: Section, values: Answers, profile: Mapping[str, Answers], asked: str | None
+) -> set[str]:
+    """Fields that apply given the answers just sent but were not on the page that sent them.
+
+    ``asked`` is the page's list of field names; a form without one (an older page, a script) is
+    taken to have asked everything."""
+    if asked is None:
+        return set()
+    on_page = set(asked.split())
+    return {spec.name for spec in section.fields_for(values, profile) if spec.name not in on_page}

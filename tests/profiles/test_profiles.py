@@ -126,16 +126,47 @@ async def test_save_and_come_back_later_keeps_everything_typed(site: Visitor) ->
     assert "In progress" in (await site.get(task_list)).text
 
 
+async def test_follow_up_questions_appear_without_an_error(site: Visitor) -> None:
+    await site.sign_up_and_in("ida@example.org")
+    task_list = await start_profile(site)
+    first = await site.get(f"{task_list}/education")
+    assert hidden(first.text, "asked") == "level certificate"
+    assert 'name="where"' not in first.text
+    answered = {"asked": "level certificate", "level": "bachelor", "certificate": "no", "action": "continue"}
+    response = await site.submit(f"{task_list}/education", answered)
+    assert response.status_code == 200  # the same page again, now asking where the degree is from
+    assert 'name="where"' in response.text
+    assert "There is a problem" not in response.text
+    assert hidden(response.text, "asked") == "level where certificate"
+    # A question that was on the page and left empty is an error, as always.
+    response = await site.submit(f"{task_list}/education", {**answered, "asked": "level where certificate"})
+    assert response.status_code == 422
+    assert "There is a problem" in response.text
+    assert "In progress" in (await site.get(task_list)).text
+
+
 async def test_switching_language_mid_form_keeps_the_answers(site: Visitor) -> None:
     await site.sign_up_and_in("gus@example.org")
     task_list = await start_profile(site)
-    await site.submit(f"{task_list}/contact-details", {**ANSWERS["contact"], "action": "continue"})
     english = await site.get(f"{task_list}/contact-details")
-    toggle = english.text.split('hreflang="fr"')[0].rsplit('href="', 1)[1].split('"')[0]
-    french = await site.get(toggle)
+    # On a form page the language switch is a button of the form: what was typed goes with it.
+    assert '<button form="answers" type="submit" name="action" value="language" lang="fr"' in english.text
+    typed = {"address": "12 Marina Road", "city": "Lagos", "postal_code": "", "action": "language"}
+    response = await site.submit(f"{task_list}/contact-details", typed)
+    assert response.status_code == 303
+    french_path = task_list.replace("/en/account/profiles/", "/fr/compte/profils/") + "/coordonnees"
+    assert response.headers["location"] == french_path
+    french = await site.get(french_path)
     assert french.status_code == 200
     assert 'lang="fr"' in french.text
     assert 'value="12 Marina Road"' in french.text
+    assert 'value="Lagos"' in french.text
+    assert "Il y a un problème" not in french.text  # half an answer is not an error yet
+    tasks = await site.get(task_list.replace("/en/account/profiles/", "/fr/compte/profils/"))
+    assert "En cours" in tasks.text
+    # Pages without answers to carry switch with a plain link to the same page.
+    english_tasks = await site.get(task_list)
+    assert f'href="{task_list.replace("/en/account/profiles/", "/fr/compte/profils/")}"' in english_tasks.text
 
 
 async def test_the_partner_section_appears_only_for_a_spouse_or_partner(site: Visitor) -> None:
