@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bench import checker, content
+from bench import accounts, checker, content
 
 if __name__ == "__main__":
     content.main([])
     checker.main([])
+    accounts.main([])

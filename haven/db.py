@@ -69,10 +69,19 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # SQLite has one writer at a time, and every Haven transaction on it takes the write lock
+        # (see _sqlite_begin). Left to SQLite's busy handler, waiting transactions poll with growing
+        # sleeps and the unlucky ones starve; queued here, a process's transactions go first come,
+        # first served. Other processes still wait on the lock, with the busy timeout.
+        self._turn: asyncio.Lock | None = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session, session.begin():
+        if self._turn is None:
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        async with self._turn, self._sessions() as session, session.begin():
             yield session
 
 

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,10 +90,11 @@ class PrivatePostgres:
             raise RuntimeError(f"initdb failed: {done.stderr.decode()}")
         return server
 
-    def start(self) -> None:
+    def start(self, pin: Sequence[str] = ()) -> None:
         """Start the server as a child of this process, so that this process reaps it when it dies
-        (a dead postmaster left as a zombie would look alive to the next start)."""
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        (a dead postmaster left as a zombie would look alive to the next start). ``pin`` runs it
+        under another command (``taskset -c 0``)."""
+        prefix = [*pin, "runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else [*pin]
         command = [
             str(postgres_binaries() / "postgres"), "-D", str(self.folder / "data"), "-p", str(self.port),
             "-k", str(self.folder), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=on",

@@ -247,15 +247,22 @@ class Accounts:
         """The signed-in account, or None for an unknown, idle or expired session."""
         now = utcnow()
         async with self.database.transaction() as session:
-            record = await session.get(WebSession, token_hash(session_id))
-            if record is None:
+            found = (
+                await session.execute(
+                    select(WebSession, Account)
+                    .join(Account, Account.id == WebSession.account_id)
+                    .where(WebSession.id_hash == token_hash(session_id))
+                )
+            ).first()
+            if found is None:
                 return None
+            record, account = found
             if record.expires_at <= now or now - record.last_seen_at > SESSION_IDLE:
                 await session.delete(record)
                 return None
             if now - record.last_seen_at > dt.timedelta(minutes=1):  # spare a write per request
                 record.last_seen_at = now
-            return await session.get(Account, record.account_id)
+            return account
 
     async def sign_out(self, session_id: str) -> None:
         async with self.database.transaction() as session:

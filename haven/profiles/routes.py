@@ -44,6 +44,11 @@ from haven.web.i18n import LANGUAGES, OTHER, Language, translations
 from haven.web.personal import BadForm, read_form
 from haven.web.security import new_token
 
+
+class SubmitRefused(Exception):
+    """A submission that must be answered with the check page and its errors."""
+
+
 BASE: Final[dict[Language, str]] = {"en": "/en/account/profiles", "fr": "/fr/compte/profils"}
 SLUGS: Final[dict[str, dict[Language, str]]] = {
     "check": {"en": "check-answers", "fr": "verifier-reponses"},
@@ -497,17 +502,22 @@ def _add_routes(router: APIRouter, lang: Language) -> None:
         return check_page(request, account, profile, new_token(), [])
 
     async def submit(request: Request, profile_id: str) -> Response:
-        account, profile, refusal = await load(request, profile_id)
-        if refusal is not None or account is None or profile is None:
-            return refusal or Response(status_code=404)
+        # The usual case costs one read (the session) and one write transaction, which checks
+        # ownership, completeness and freshness on the locked row before it commits.
+        account = await signed_in(request)
+        if account is None:
+            return sign_in_first(request, lang)
+        try:
+            wanted = uuid.UUID(profile_id)
+        except ValueError:
+            return not_found(request, account)
         form = await form_of(request)
         if isinstance(form, Response):
             return form
         app = services(request)
         assert app.profiles is not None
-        confirmation = profile_path(lang, profile.id, SLUGS["confirmation"][lang])
-        if profile.state != "draft":
-            return app.personal.redirect(request, confirmation)
+        confirmation = profile_path(lang, wanted, SLUGS["confirmation"][lang])
+        submit_key = form.get("submit_key", "")[:64] or new_token()
         problems = []
         if form.get("declaration") != "yes":
             problems.append(
@@ -520,30 +530,35 @@ def _add_routes(router: APIRouter, lang: Language) -> None:
                 )
             )
         today = _today()
-        if scoring.stale_results(profile.answers, today):
-            problems.append(
-                FormError(
-                    "declaration",
-                    _(
-                        "Your language test results are more than 2 years old: "
-                        "take a new test and change your answers"
-                    ),
-                )
-            )
-        if problems:
-            return check_page(request, account, profile, form.get("submit_key", new_token()), problems)
 
         def assess(locked: Profile) -> tuple[list[str], tuple[int, str]]:
+            if problems or scoring.stale_results(locked.answers, today):
+                raise SubmitRefused
             missing = scoring.missing_sections(locked.answers)
             return missing, ((0, "") if missing else scoring.score(locked.answers, today))
 
         try:
-            await app.profiles.submit(account.id, profile.id, form.get("submit_key", "")[:64], assess)
+            await app.profiles.submit(account.id, wanted, submit_key, assess)
+        except ProfileNotFound:
+            return not_found(request, account)
         except ProfileIncomplete:
-            return app.personal.redirect(request, profile_path(lang, profile.id))
+            return app.personal.redirect(request, profile_path(lang, wanted))
         except ProfileNotEditable:
             return app.personal.redirect(request, paths["home"])
-        # Only now, after the commit, is the profile called submitted.
+        except SubmitRefused:
+            profile = await app.profiles.get(account.id, wanted)
+            if scoring.stale_results(profile.answers, today):
+                problems.append(
+                    FormError(
+                        "declaration",
+                        _(
+                            "Your language test results are more than 2 years old: "
+                            "take a new test and change your answers"
+                        ),
+                    )
+                )
+            return check_page(request, account, profile, submit_key, problems)
+        # Only now, after the commit, is the profile called submitted (or was it already: a retry).
         return app.personal.redirect(request, confirmation)
 
     async def confirmation_page(request: Request, profile_id: str) -> Response:

@@ -9,13 +9,10 @@ they see their confirmation page; a number counts as confirmed only once that pa
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import random
 import re
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,16 +20,10 @@ import pytest
 from sqlalchemy import func, select
 
 from haven import settings as settings_module
-from haven.accounts.models import Account, WebSession
-from haven.accounts.service import Passwords
-from haven.db import Database, create_engine, migrate, utcnow
+from haven.db import Database, create_engine, migrate
 from haven.profiles.models import Profile
-from haven.profiles.sections import BY_KEY, job_reading
-from haven.profiles.service import Profiles
-from haven.web.personal import CSRF_COOKIE, SESSION_COOKIE
-from haven.web.security import new_token, sign, token_hash
 from tests.databases import TEST_DATA_KEY, PrivatePostgres, execute
-from tests.profiles.filling import ANSWERS, JOB
+from tests.profiles.crowd import Submitter, prepare
 from tests.server import RunningServer, free_port, kill, launch, migrate_for, stop
 
 pytestmark = pytest.mark.server
@@ -40,17 +31,6 @@ pytestmark = pytest.mark.server
 SUBMITTERS = 200
 GIVE_UP_AFTER = 120.0  # seconds: a submitter still without a confirmation by then fails the test
 NUMBER = re.compile(r'class="reference">(HV-[0-9A-Z-]+)<')
-
-
-@dataclass
-class Submitter:
-    account_id: uuid.UUID
-    profile_id: uuid.UUID
-    cookies: dict[str, str]
-    csrf: str
-    submit_key: str
-    confirmed: str | None = None
-    attempts: int = 0
 
 
 def server_env(var_dir: Path, database_url: str) -> dict[str, str]:
@@ -63,73 +43,6 @@ def server_env(var_dir: Path, database_url: str) -> dict[str, str]:
         "HAVEN_MAIL_DIR": str(var_dir / "mail"),
         "HAVEN_LOG_LEVEL": "warning",
     }
-
-
-async def prepare(settings: settings_module.Settings, count: int) -> list[Submitter]:
-    """Accounts with a confirmed address, a signed-in session and a complete draft each."""
-    engine = create_engine(settings)
-    database = Database(engine)
-    profiles = Profiles(database, settings)
-    today = dt.date.today()
-    sections = {
-        key: BY_KEY[key].read(answers, {}, lambda text: text, today) for key, answers in ANSWERS.items()
-    }
-    for key, reading in sections.items():
-        assert not reading.errors, (key, reading.errors)
-    job = job_reading(JOB, lambda text: text, today)
-    password_hash = Passwords.from_settings(settings).hasher.hash("correct horse battery")
-    submitters = []
-    try:
-        for number in range(count):
-            now = utcnow()
-            account_id = uuid.uuid4()
-            session_id = new_token()
-            async with database.transaction() as session:
-                session.add(
-                    Account(
-                        id=account_id,
-                        email=f"submitter{number}@example.org",
-                        password_hash=password_hash,
-                        language="en",
-                        created_at=now,
-                        email_verified_at=now,
-                        password_changed_at=now,
-                    )
-                )
-                await session.flush()
-                session.add(
-                    WebSession(
-                        id_hash=token_hash(session_id),
-                        account_id=account_id,
-                        created_at=now,
-                        last_seen_at=now,
-                        expires_at=now + dt.timedelta(hours=12),
-                    )
-                )
-            profile = await profiles.start(account_id, new_token())
-            for key, reading in sections.items():
-                answers = dict(reading.answers)
-                passport = answers.pop("passport_number", None)
-                await profiles.save(
-                    account_id, profile.id, key, answers, complete=True, passport_number=passport
-                )
-            await profiles.save(account_id, profile.id, "work", {"jobs": [job.answers]}, complete=True)
-            csrf = new_token()
-            submitters.append(
-                Submitter(
-                    account_id=account_id,
-                    profile_id=profile.id,
-                    cookies={
-                        SESSION_COOKIE: sign(session_id, settings.secret_key, SESSION_COOKIE),
-                        CSRF_COOKIE: sign(csrf, settings.secret_key, CSRF_COOKIE),
-                    },
-                    csrf=csrf,
-                    submit_key=new_token(),
-                )
-            )
-    finally:
-        await engine.dispose()
-    return submitters
 
 
 async def submit_until_confirmed(base_url: Callable[[], str], submitter: Submitter) -> None:

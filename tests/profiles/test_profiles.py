@@ -243,6 +243,46 @@ async def test_nobody_else_can_read_or_change_a_profile(site: Visitor) -> None:
         page="/en/account",
     )
     assert write.status_code == 404
+    check = await site.get("/en/account")  # any page of the second account, for its CSRF token
+    submit_theirs = await site.client.post(
+        f"{task_list}/submit",
+        data={"csrf": hidden(check.text, "csrf"), "submit_key": "k" * 32, "declaration": "yes"},
+    )
+    assert submit_theirs.status_code == 404
+    assert "Marina Road" not in submit_theirs.text
+    database = site.app.services.database
+    assert database is not None
+    async with database.transaction() as session:
+        states = (await session.scalars(select(Profile.state))).all()
+    assert states == ["draft"]
+
+
+async def test_results_that_went_stale_stop_a_submission_and_say_why(site: Visitor) -> None:
+    await site.sign_up_and_in("max@example.org")
+    task_list = await start_profile(site)
+    await fill_profile(site, task_list)
+    database = site.app.services.database
+    assert database is not None
+    async with database.transaction() as session:
+        profile = await session.scalar(select(Profile))
+        assert profile is not None
+        answers = dict(profile.answers)
+        answers["languages"] = {**answers["languages"], "date1": "2023-01-10"}
+        profile.answers = answers
+    page = await site.get(f"{task_list}/check-answers")
+    response = await site.client.post(
+        f"{task_list}/submit",
+        data={
+            "csrf": hidden(page.text, "csrf"),
+            "submit_key": hidden(page.text, "submit_key"),
+            "declaration": "yes",
+        },
+    )
+    assert response.status_code == 422
+    assert "more than 2 years old" in response.text
+    assert await count_profiles(site) == 1
+    async with database.transaction() as session:
+        assert await session.scalar(select(Profile.state)) == "draft"
 
 
 async def test_signed_out_visitors_are_sent_to_sign_in(site: Visitor) -> None:
