@@ -77,6 +77,32 @@ async def test_a_double_submission_keeps_one_record_and_one_number(site: Visitor
     assert await count_profiles(site) == 1
 
 
+async def test_a_submitted_profile_cannot_be_changed_from_an_old_tab(site: Visitor) -> None:
+    await site.sign_up_and_in("bob@example.org")
+    task_list = await start_profile(site)
+    await fill_profile(site, task_list)
+    _key, confirmation = await submit(site, task_list)
+    csrf = hidden((await site.get("/en/account")).text, "csrf")
+    for path, fields in (
+        (f"{task_list}/contact-details", {**ANSWERS["contact"], "city": "Elsewhere", "action": "continue"}),
+        (f"{task_list}/work-history", {"action": "continue"}),
+        (f"{task_list}/work-history/0", {**JOB, "title": "Changed"}),
+        (f"{task_list}/work-history/0/remove", {}),
+    ):
+        response = await site.client.post(path, data={"csrf": csrf, **fields})
+        assert response.status_code == 303, (path, response.status_code)
+        assert response.headers["location"] == confirmation, path
+    check = await site.get(confirmation)
+    assert check.status_code == 200
+    database = site.app.services.database
+    assert database is not None
+    async with database.transaction() as session:
+        profile = await session.scalar(select(Profile))
+        assert profile is not None
+    assert profile.answers["contact"]["city"] == "Lagos"
+    assert profile.answers["work"]["jobs"][0]["title"] == "Software developer"
+
+
 async def test_starting_twice_with_one_form_makes_one_draft(site: Visitor) -> None:
     await site.sign_up_and_in("cas@example.org")
     home = await site.get("/en/account")
