@@ -111,6 +111,19 @@ class Kit:
             return account, None, self.not_found(request, account)
         return account, profile, None
 
+    async def load_post(
+        self, request: Request, profile_id: str
+    ) -> tuple[Account, Profile, dict[str, str]] | Response:
+        """For a form posted about a profile: the account, its profile and the form, or the
+        response that refuses (signed out, not theirs, a bad or stale form)."""
+        account, profile, refusal = await self.load(request, profile_id)
+        if refusal is not None or account is None or profile is None:
+            return refusal or Response(status_code=404)
+        form = await self.form_of(request)
+        if isinstance(form, Response):
+            return form
+        return account, profile, form
+
     def not_found(self, request: Request, account: Account) -> Response:
         _ = self.gettext
         title = _("We could not find this profile")

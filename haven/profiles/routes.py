@@ -208,15 +208,13 @@ def _add_routes(router: APIRouter, lang: Language) -> None:
         )
 
     async def section_save(request: Request, profile_id: str, slug: str) -> Response:
-        account, profile, refusal = await load(request, profile_id)
-        if refusal is not None or account is None or profile is None:
-            return refusal or Response(status_code=404)
+        loaded = await kit.load_post(request, profile_id)
+        if isinstance(loaded, Response):
+            return loaded
+        account, profile, form = loaded
         section = next((s for s in SECTIONS if s.slugs[lang] == slug), None)
         if section is None or not section.applies(profile.answers):
             return not_found(request, account)
-        form = await form_of(request)
-        if isinstance(form, Response):
-            return form
         app = services(request)
         assert app.profiles is not None
         later = form.get("action") == "later"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -18,7 +20,7 @@ from haven.web.forms import FormError, Reading, field_view
 def add_work_routes(router: APIRouter, kit: Kit) -> None:
     """Routes under the work history section; added before the generic section routes."""
     lang, other, paths, _ = kit.lang, kit.other, kit.paths, kit.gettext
-    page, load, not_found, form_of = kit.page, kit.load, kit.not_found, kit.form_of
+    page, load, not_found = kit.page, kit.load, kit.not_found
 
     def jobs_page(
         request: Request, account: Account, profile: Profile, errors: list[FormError] | None = None
@@ -92,6 +94,15 @@ def add_work_routes(router: APIRouter, kit: Kit) -> None:
             later=False,
         )
 
+    async def save_jobs(request: Request, account: Account, profile: Profile, jobs: list[Any]) -> Response:
+        app = services(request)
+        assert app.profiles is not None
+        try:
+            await app.profiles.save(account.id, profile.id, "work", {"jobs": jobs}, complete=False)
+        except ProfileNotEditable:  # submitted meanwhile, from another tab
+            return app.personal.redirect(request, kit.confirmation(profile.id))
+        return app.personal.redirect(request, section_path(lang, profile.id, BY_KEY["work"]))
+
     async def job_form(request: Request, profile_id: str, which: str) -> Response:
         account, profile, refusal = await load(request, profile_id)
         if refusal is not None or account is None or profile is None:
@@ -104,12 +115,10 @@ def add_work_routes(router: APIRouter, kit: Kit) -> None:
         return job_page(request, account, profile, index, values, None)
 
     async def job_save(request: Request, profile_id: str, which: str) -> Response:
-        account, profile, refusal = await load(request, profile_id)
-        if refusal is not None or account is None or profile is None:
-            return refusal or Response(status_code=404)
-        form = await form_of(request)
-        if isinstance(form, Response):
-            return form
+        loaded = await kit.load_post(request, profile_id)
+        if isinstance(loaded, Response):
+            return loaded
+        account, profile, form = loaded
         jobs = list(profile.answers.get("work", {}).get("jobs", []))
         index = None if which == SLUGS["add"][lang] else int(which) if which.isdigit() else -1
         if (index is not None and not 0 <= index < len(jobs)) or (index is None and len(jobs) >= MAX_JOBS):
@@ -122,32 +131,18 @@ def add_work_routes(router: APIRouter, kit: Kit) -> None:
             jobs.append(reading.answers)
         else:
             jobs[index] = reading.answers
-        app = services(request)
-        assert app.profiles is not None
-        try:
-            await app.profiles.save(account.id, profile.id, "work", {"jobs": jobs}, complete=False)
-        except ProfileNotEditable:
-            return app.personal.redirect(request, kit.confirmation(profile.id))
-        return app.personal.redirect(request, section_path(lang, profile.id, BY_KEY["work"]))
+        return await save_jobs(request, account, profile, jobs)
 
     async def job_remove(request: Request, profile_id: str, which: str) -> Response:
-        account, profile, refusal = await load(request, profile_id)
-        if refusal is not None or account is None or profile is None:
-            return refusal or Response(status_code=404)
-        form = await form_of(request)
-        if isinstance(form, Response):
-            return form
+        loaded = await kit.load_post(request, profile_id)
+        if isinstance(loaded, Response):
+            return loaded
+        account, profile, _form = loaded
         jobs = list(profile.answers.get("work", {}).get("jobs", []))
         if not which.isdigit() or not 0 <= int(which) < len(jobs):
             return not_found(request, account)
         del jobs[int(which)]
-        app = services(request)
-        assert app.profiles is not None
-        try:
-            await app.profiles.save(account.id, profile.id, "work", {"jobs": jobs}, complete=False)
-        except ProfileNotEditable:
-            return app.personal.redirect(request, kit.confirmation(profile.id))
-        return app.personal.redirect(request, section_path(lang, profile.id, BY_KEY["work"]))
+        return await save_jobs(request, account, profile, jobs)
 
     async def jobs_list(request: Request, profile_id: str) -> Response:
         account, profile, refusal = await load(request, profile_id)
@@ -156,12 +151,10 @@ def add_work_routes(router: APIRouter, kit: Kit) -> None:
         return jobs_page(request, account, profile)
 
     async def jobs_list_done(request: Request, profile_id: str) -> Response:
-        account, profile, refusal = await load(request, profile_id)
-        if refusal is not None or account is None or profile is None:
-            return refusal or Response(status_code=404)
-        form = await form_of(request)
-        if isinstance(form, Response):
-            return form
+        loaded = await kit.load_post(request, profile_id)
+        if isinstance(loaded, Response):
+            return loaded
+        account, profile, form = loaded
         return await jobs_done(request, account, profile, form)
 
     work = BASE[lang] + "/{profile_id}/" + BY_KEY["work"].slugs[lang]
