@@ -101,8 +101,7 @@ class Haven:
 
     def __rsgi_init__(self, loop: Any) -> None:
         self._start()
-        # Email queued before a crash or restart goes out now.
-        loop.call_soon(self.services.deliver_mail_soon)
+        loop.call_soon(self.services.start_mail_sweep)
 
     def __rsgi_del__(self, loop: Any) -> None:
         loop.run_until_complete(self.services.stop())
@@ -168,7 +167,7 @@ class Haven:
                 except Exception as error:
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
-                self.services.deliver_mail_soon()  # email queued before a crash or restart
+                self.services.start_mail_sweep()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.services.stop()

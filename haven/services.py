@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from haven.profiles.service import Profiles
 
 logger = logging.getLogger("haven.services")
+MAIL_SWEEP_SECONDS: Final = 60.0  # how often queued email is retried
 
 
 class Services:
@@ -37,6 +38,7 @@ class Services:
         self.accounts: Accounts | None = None
         self.profiles: Profiles | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sweep: asyncio.Task[None] | None = None
 
     def start(self, engine: AsyncEngine) -> None:
         from haven.profiles.service import Profiles
@@ -59,7 +61,22 @@ class Services:
         except Exception:
             logger.exception("mail delivery failed; messages stay in the outbox")
 
+    def start_mail_sweep(self, every: float = MAIL_SWEEP_SECONDS) -> None:
+        """Deliver what is queued now (email queued before a crash or restart), then again every
+        ``every`` seconds: a message whose delivery failed is retried without waiting for another."""
+
+        async def sweep() -> None:
+            while True:
+                await self._deliver()
+                await asyncio.sleep(every)
+
+        self._sweep = asyncio.get_running_loop().create_task(sweep())
+
     async def stop(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+            await asyncio.gather(self._sweep, return_exceptions=True)
+            self._sweep = None
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
