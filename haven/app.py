@@ -24,6 +24,10 @@ from haven.ops.health import ops_handlers
 from haven.ops.metrics import RequestMetrics
 from haven.profiles import routes as profiles_routes
 from haven.services import Services
+from haven.shield.gate import Shield
+from haven.shield.metrics import ShieldExporter
+from haven.shield.pages import STATUS_PATH, WAITING_PATHS
+from haven.shield.store import open_store
 from haven.web import apidocs
 from haven.web.asgi import ASGIApp, Message, Receive, Scope, Send
 from haven.web.clock import Clock, SystemClock
@@ -48,8 +52,10 @@ class Haven:
         framework: ASGIApp,
         query_pages: QueryPages,
         services: Services,
+        shield: Shield | None = None,
     ) -> None:
         self.settings = settings
+        self.shield = shield
         self.site = site
         self.framework = framework
         self.query_pages = query_pages
@@ -58,6 +64,8 @@ class Haven:
         self.engine: AsyncEngine | None = None
         self.responses = site.responses
         self.ops = ops_handlers(self.metrics, lambda: self.engine)
+        if shield is not None:
+            self.metrics.registry.register(ShieldExporter(shield))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -102,8 +110,12 @@ class Haven:
     def __rsgi_init__(self, loop: Any) -> None:
         self._start()
         loop.call_soon(self.services.start_mail_sweep)
+        if self.shield is not None:
+            loop.call_soon(self.shield.start)
 
     def __rsgi_del__(self, loop: Any) -> None:
+        if self.shield is not None:
+            loop.run_until_complete(self.shield.stop())
         loop.run_until_complete(self.services.stop())
         if self.engine is not None:
             loop.run_until_complete(self.engine.dispose())
@@ -131,6 +143,9 @@ class Haven:
                 cached = self.query_pages.response(path, page, scope["query_string"])
                 route_class = cached.route_class
                 status = await cached.serve(scope, send)
+            elif self.shield is not None:
+                route_class = "room" if path in WAITING_PATHS or path == STATUS_PATH else "app"
+                status = await self.shield(scope, receive, send, self._dynamic)
             else:
                 route_class = "app"
                 status = await self._dynamic(scope, receive, send)
@@ -168,8 +183,12 @@ class Haven:
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
                 self.services.start_mail_sweep()
+                if self.shield is not None:
+                    self.shield.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.shield is not None:
+                    await self.shield.stop()
                 await self.services.stop()
                 if self.engine is not None:
                     await self.engine.dispose()
@@ -202,7 +221,8 @@ def create_app(settings: settings_module.Settings, *, clock: Clock | None = None
     query_pages = QueryPages(checker_routes.page_routes(site), clock)
     services = Services(settings, site)
     framework = create_framework(site, clock, services)
-    haven = Haven(settings, site, framework, query_pages, services)
+    shield = Shield(settings, site, open_store(settings.redis_url)) if settings.shield else None
+    haven = Haven(settings, site, framework, query_pages, services, shield)
     haven.responses = {**site.responses, apidocs.PATH: apidocs.render_docs(site, framework.openapi())}
     return haven
 

@@ -28,6 +28,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands.add_parser("settings", help="List every HAVEN_* setting with its help.")
 
+    room = commands.add_parser("room", help="Read or steer the waiting room of a running Haven.")
+    room.add_argument(
+        "--url", help="Haven's address (default: HAVEN_PUBLIC_URL, or http://HAVEN_HOST:HAVEN_PORT)."
+    )
+    actions = room.add_subparsers(dest="action", required=True)
+    actions.add_parser("status", help="The room's counters, mode and this worker's controller.")
+    actions.add_parser("pause", help="Let nobody more in from the queue.")
+    actions.add_parser("resume", help="Back to the safety net: queue only when the origin is at capacity.")
+    actions.add_parser("open", help="No queue: let everyone waiting in.")
+    rate = actions.add_parser("rate", help="Let people in at a fixed rate, whatever the origin's health.")
+    rate.add_argument("per_second", type=float, help="People per second.")
+    schedule = actions.add_parser("schedule", help="Schedule an event: arrivals before START are shuffled.")
+    schedule.add_argument("start", help="Date and time with a time zone, e.g. 2026-11-03T21:00-05:00.")
+    schedule.add_argument(
+        "--seed", help="Seed of the draw (default: random; published in status after the start)."
+    )
+    shuffle = actions.add_parser("shuffle", help="Recompute an event's draw from its seed (an audit).")
+    shuffle.add_argument("--seed", required=True)
+    shuffle.add_argument("--size", type=int, required=True, help="Tickets in the pre-queue.")
+
     args = parser.parse_args(argv)
     if args.command == "settings":
         for name, default, text in settings_module.describe():
@@ -38,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except settings_module.SettingsError as error:
         print(f"haven: cannot start: {error}", file=sys.stderr)
         return 2
+    if args.command == "room":
+        from haven.shield.command import room_command
+
+        return room_command(settings, args)
     if args.command == "serve":
         overrides = {
             key: value

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 DATA_KEY_FILE = "data_key"
+ADMIN_TOKEN_FILE = "admin_token"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_KEY_LENGTH = 32
 
 
@@ -109,6 +110,25 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError("must be true or false")
 
 
+def _parse_redis_url(raw: str) -> str:
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    return raw
+
+
+def _parse_keys(raw: str) -> tuple[str, ...]:
+    keys = tuple(key.strip() for key in raw.split(",") if key.strip())
+    for key in keys:
+        _parse_secret(key)
+    return keys
+
+
+def _parse_room(raw: str) -> str:
+    if not re.fullmatch(r"[a-z0-9-]{1,40}", raw):
+        raise ValueError("must be 1 to 40 lowercase letters, digits or dashes")
+    return raw
+
+
 def _parse_mail_backend(raw: str) -> str:
     if raw not in ("file", "console"):
         raise ValueError("must be file or console")
@@ -131,6 +151,16 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "argon2_time_cost": _int_between(1, 20),
     "argon2_memory_kib": _int_between(8, 4 * 1024 * 1024),
     "behind_proxy": _parse_bool,
+    "shield": _parse_bool,
+    "redis_url": _parse_redis_url,
+    "shield_old_keys": _parse_keys,
+    "room": _parse_room,
+    "admin_token": _parse_secret,
+    "pass_minutes": _int_between(1, 24 * 60),
+    "place_kept_minutes": _int_between(1, 24 * 60),
+    "rate_per_address": _int_between(1, 1_000_000),
+    "rate_per_visitor": _int_between(1, 1_000_000),
+    "joins_per_address": _int_between(1, 1_000_000),
 }
 
 
@@ -182,6 +212,41 @@ class Settings:
         "X-Forwarded-For (for sign-in limits), and Secure cookies follow X-Forwarded-Proto.",
     )
 
+    shield: bool = _setting(
+        True,
+        "The shield (waiting room and admission control) in front of the dynamic pages. Turn it off "
+        "only to measure what happens without it.",
+    )
+    redis_url: str = _setting(
+        "",
+        "Redis address (redis://host:6379/0) for a waiting room shared by every worker and host. "
+        "Unset: the room lives in memory, in one process (then HAVEN_WORKERS must be 1).",
+    )
+    room: str = _setting("main", "Name of the waiting room (several Havens can share one Redis).")
+    shield_old_keys: tuple[str, ...] = _setting(
+        (),
+        "Previous secret keys, comma-separated, still accepted for queue tickets and passes while "
+        "keys rotate (new ones are signed with HAVEN_SECRET_KEY).",
+    )
+    admin_token: str = _setting(
+        "",
+        "Bearer token of the operators' API (/admin/api/room) and `haven room`. When unset, one is "
+        "generated once and kept in HAVEN_VAR_DIR/admin_token.",
+    )
+    pass_minutes: int = _setting(
+        30, "Minutes a visitor let in stays in without activity (each request renews it)."
+    )
+    place_kept_minutes: int = _setting(
+        10, "Minutes a place in the queue is kept when its waiting page stops checking in."
+    )
+    rate_per_address: int = _setting(
+        600, "Requests to dynamic pages and the API allowed per client address per minute, per worker."
+    )
+    rate_per_visitor: int = _setting(240, "Requests allowed per admitted visitor per minute, per worker.")
+    joins_per_address: int = _setting(
+        120, "New places in the queue allowed per client address per minute, per worker."
+    )
+
     @property
     def mail_folder(self) -> Path:
         return self.mail_dir or self.var_dir / "mail"
@@ -229,6 +294,13 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         settings = settings.with_(secret_key=_stored_secret_key(settings.var_dir))
     if not settings.data_key:
         settings = settings.with_(data_key=_stored_data_key(settings.var_dir))
+    if not settings.admin_token:
+        settings = settings.with_(admin_token=_stored_admin_token(settings.var_dir))
+    if settings.workers > 1 and settings.shield and not settings.redis_url:
+        raise SettingsError(
+            "HAVEN_WORKERS: more than one worker needs HAVEN_REDIS_URL, so that the workers share one "
+            "waiting room (or set HAVEN_SHIELD=false)."
+        )
     return settings
 
 
@@ -261,6 +333,10 @@ def _stored_key(var_dir: Path, name: str, make: str, check: Callable[[str], str]
         return check(key)
     except ValueError as error:
         raise SettingsError(f"{path} holds a {what} that {error}; restore it from your backup.") from None
+
+
+def _stored_admin_token(var_dir: Path) -> str:
+    return _stored_key(var_dir, ADMIN_TOKEN_FILE, secrets.token_urlsafe(32), _parse_secret, "token")
 
 
 def _stored_secret_key(var_dir: Path) -> str:

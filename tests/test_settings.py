@@ -80,7 +80,9 @@ def test_the_secret_key_is_generated_once_kept_private_and_reused(tmp_path: Path
     assert first == second
     assert len(first) >= 32
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data_key", "secret_key"], "no draft is left"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["admin_token", "data_key", "secret_key"], (
+        "no draft is left"
+    )
 
 
 def test_the_data_key_is_generated_once_as_32_bytes_and_kept_private(tmp_path: Path) -> None:

@@ -241,7 +241,7 @@ def _add_routes(router: APIRouter, lang: Language) -> None:
             )
         assert app.accounts is not None
         try:
-            _account, session_id = await app.accounts.sign_in(
+            account, session_id = await app.accounts.sign_in(
                 form["email"], form["password"], app.personal.client_address(request)
             )
         except SignInFailed:
@@ -273,7 +273,7 @@ def _add_routes(router: APIRouter, lang: Language) -> None:
             await app.accounts.sign_out(old)
         app.personal.renew_csrf(request)
         response = app.personal.redirect(request, target)
-        app.personal.set_session(response, request, session_id)
+        app.personal.set_session(response, request, session_id, str(account.id))
         return response
 
     async def sign_out(request: Request) -> Response:

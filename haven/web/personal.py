@@ -23,6 +23,9 @@ from haven.web.security import new_token, sign, unsign
 
 SESSION_COOKIE: Final = "haven_session"
 CSRF_COOKIE: Final = "haven_csrf"
+# Names the signed-in account to the waiting room (signed, so it cannot be borrowed), which keeps one
+# place in the queue per account whatever the browser. It grants nothing else.
+HOLDER_COOKIE: Final = "haven_holder"
 CSRF_FIELD: Final = "csrf"
 PRIVATE: Final = "private, no-store"
 MAX_FORM_BYTES: Final = 64 * 1024
@@ -81,18 +84,16 @@ class Personal:
     def session_id(self, request: Request) -> str | None:
         return unsign(request.cookies.get(SESSION_COOKIE), self.settings.secret_key, SESSION_COOKIE)
 
-    def set_session(self, response: Response, request: Request, session_id: str) -> None:
-        response.set_cookie(
-            SESSION_COOKIE,
-            sign(session_id, self.settings.secret_key, SESSION_COOKIE),
-            httponly=True,
-            samesite="lax",
-            secure=self.secure(request),
-            path="/",
-        )
+    def set_session(self, response: Response, request: Request, session_id: str, account_id: str) -> None:
+        key, secure = self.settings.secret_key, self.secure(request)
+        for name, value in ((SESSION_COOKIE, session_id), (HOLDER_COOKIE, account_id)):
+            response.set_cookie(
+                name, sign(value, key, name), httponly=True, samesite="lax", secure=secure, path="/"
+            )
 
     def clear_session(self, response: Response) -> None:
         response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(HOLDER_COOKIE, path="/")
 
     # CSRF -------------------------------------------------------------------------------------
 

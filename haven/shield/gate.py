@@ -1,0 +1,476 @@
+"""The gate: the shield's raw ASGI layer in front of every dynamic route.
+
+Finished pages never reach it (``Haven`` answers them from memory first, and they are never queued).
+For everything else it decides in O(1), from signed cookies and the room's counters, without awaiting
+the database:
+
+- the waiting page and the waiting-room status answer from the room;
+- the cookie-free JSON API (``/api/…``) is anonymous: rate-limited per address, admitted as
+  sheddable work;
+- a visitor holding a valid pass goes to the admission limiter and on to the application
+  (a POST is a submission: critical; anything else normal);
+- a visitor without one is let in with a new pass while the room is idle, or given a ticket (or told
+  their place) on the waiting page while it queues.
+
+**Fail-closed, within bounds.** If the shared store stops answering, the room runs on in this process
+(its own line, its own counter) and says so in the metrics; the limiter protects the origin either way.
+Nothing is ever let through unbounded: a request the limiter cannot place is shed at once with a
+prebuilt 503 and ``Retry-After``.
+
+**Cost.** Requests are weighted in the limiter by what they cost: a password hash (sign-up, sign-in,
+new password) holds a core for about 170 ms at Haven's argon2id settings, where a dynamic page takes
+2–3 ms and a submission about 9 ms (``bench/results/accounts.json``; ``python -m bench.shield``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Final
+from urllib.parse import parse_qs
+
+from haven.accounts.routes import PATHS as ACCOUNT_PATHS
+from haven.content.site import Site
+from haven.settings import Settings
+from haven.shield.admin import (
+    ADMIN_PATH,
+    AdminError,
+    authorised,
+    describe,
+    parse_action,
+    read_body,
+    send_json,
+)
+from haven.shield.limiter import Limiter, Priority, Shed, watch_loop_lag
+from haven.shield.pages import (
+    STATUS_PATH,
+    WAITING_PATHS,
+    State,
+    View,
+    WaitingPages,
+    language_of,
+    safe_next,
+)
+from haven.shield.ratelimits import ClientLimits
+from haven.shield.room import Place, Room, RoomSettings
+from haven.shield.store import Store, StoreUnavailable
+from haven.shield.tokens import Pass, Refused, Signer, Ticket
+from haven.web.asgi import Message, Receive, Scope, Send
+from haven.web.i18n import Language
+from haven.web.pagecache import NO_STORE, SECURITY_HEADERS
+from haven.web.personal import HOLDER_COOKIE
+from haven.web.security import unsign
+
+logger = logging.getLogger("haven.shield")
+
+TICKET_COOKIE: Final = "haven_ticket"
+PASS_COOKIE: Final = "haven_pass"  # noqa: S105 - a cookie name, not a secret
+PAGE_COST: Final = 1.0
+SUBMIT_COST: Final = 2.0  # a POST writes: about 9 ms of CPU against 2-3 ms for a page
+PASSWORD_COST: Final = 8.0  # argon2id holds a core for about 170 ms: a few at once per worker
+PASSWORD_ROUTES: Final = frozenset(
+    path for key in ("sign_up", "sign_in", "reset") for path in ACCOUNT_PATHS[key].values()
+)
+App = Callable[[Scope, Receive, Send], Awaitable[int]]
+
+
+def cost_of(method: str, path: str) -> float:
+    if method != "POST":
+        return PAGE_COST
+    return PASSWORD_COST if path in PASSWORD_ROUTES else SUBMIT_COST
+
+
+def read_cookies(scope: Scope) -> dict[str, str]:
+    """Haven's own cookies from the request (others are skipped unparsed)."""
+    found: dict[str, str] = {}
+    for key, value in scope["headers"]:
+        if key != b"cookie" or b"haven_" not in value:
+            continue
+        for part in value.decode("latin-1").split(";"):
+            name, _, content = part.strip().partition("=")
+            if name.startswith("haven_"):
+                found[name] = content
+    return found
+
+
+def header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+class Shield:
+    def __init__(
+        self,
+        settings: Settings,
+        site: Site,
+        store: Store,
+        *,
+        limiter: Limiter | None = None,
+        room_settings: RoomSettings | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.signer = Signer([settings.secret_key, *settings.shield_old_keys])
+        self.limiter = limiter or Limiter()
+        room_settings = room_settings or RoomSettings(
+            name=settings.room,
+            ticket_ttl=settings.place_kept_minutes * 60.0,
+            pass_seconds=settings.pass_minutes * 60.0,
+        )
+        self.room = Room(store, self.signer, self.limiter, room_settings, now=now)
+        self.pages = WaitingPages(site, self.room.settings.ticket_ttl)
+        self.limits = ClientLimits(settings)
+        self.busy_page = site.busy
+        self.refused: dict[tuple[str, str], int] = {}  # (cookie, reason) -> count
+        self.sheds: dict[str, int] = {}  # "rate" -> 429s sent (the limiter counts its own sheds)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # Lifecycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._ticker()), loop.create_task(watch_loop_lag(self.limiter))]
+
+    async def _ticker(self) -> None:
+        every = self.room.settings.tick_seconds
+        while True:
+            try:
+                await self.room.tick()
+            except Exception:
+                logger.exception("waiting-room tick failed")
+            await asyncio.sleep(every)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.room.shared.close()
+
+    # The gate ---------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, app: App) -> int:
+        path: str = scope["path"]
+        if path in WAITING_PATHS:
+            return await self._waiting_room(scope, send, WAITING_PATHS[path])
+        if path == STATUS_PATH:
+            return await self._status(scope, send)
+        if path == ADMIN_PATH:
+            return await self._admin(scope, receive, send)
+        address = self._address(scope)
+        method: str = scope["method"]
+        if path.startswith("/api/"):
+            if not await self.limits.allow_address(address):
+                return await self._too_many(scope, send)
+            return await self._through(scope, receive, send, app, Priority.SHEDDABLE, PAGE_COST, [])
+        cookies = read_cookies(scope)
+        cookie_headers: list[tuple[bytes, bytes]] = []
+        current = self._pass(cookies)
+        if current is not None:
+            renewed = await self.room.renew(current)
+            if renewed is not None:
+                cookie_headers.append(self._cookie(scope, PASS_COOKIE, renewed[1], self._pass_age()))
+            if not await self.limits.allow_visitor(current.pass_id):
+                return await self._too_many(scope, send)
+        else:
+            if not await self.limits.allow_address(address):
+                return await self._too_many(scope, send)
+            answered = await self._admit(scope, send, cookies, cookie_headers)
+            if answered:
+                return answered
+        priority = Priority.CRITICAL if method == "POST" else Priority.NORMAL
+        return await self._through(scope, receive, send, app, priority, cost_of(method, path), cookie_headers)
+
+    def _pass(self, cookies: dict[str, str]) -> Pass | None:
+        """The visitor's pass if it verifies; a refused one is counted and treated as absent."""
+        token = cookies.get(PASS_COOKIE)
+        if not token:
+            return None
+        try:
+            return self.room.read_pass(token)
+        except Refused as refusal:
+            self._refused(PASS_COOKIE, refusal)
+            return None
+
+    def _ticket(self, cookies: dict[str, str]) -> Ticket | None:
+        token = cookies.get(TICKET_COOKIE)
+        if not token:
+            return None
+        try:
+            return self.room.read_ticket(token)
+        except Refused as refusal:
+            self._refused(TICKET_COOKIE, refusal)
+            return None
+
+    def _refused(self, name: str, refusal: Refused) -> None:
+        key = (name, refusal.reason)
+        self.refused[key] = self.refused.get(key, 0) + 1
+
+    async def _admit(
+        self, scope: Scope, send: Send, cookies: dict[str, str], cookie_headers: list[tuple[bytes, bytes]]
+    ) -> int:
+        """Let a visitor without a pass in (0, with the pass cookie added to ``cookie_headers``), or
+        answer with the waiting page (the status sent)."""
+        room = self.room
+        if room.admits_directly():
+            _, token = await room.grant()
+            cookie_headers.append(self._cookie(scope, PASS_COOKIE, token, self._pass_age()))
+            return 0
+        ticket = self._ticket(cookies)
+        if ticket is not None:
+            claimed = await room.claim(ticket)
+            if claimed is not None:
+                cookie_headers.append(self._cookie(scope, PASS_COOKIE, claimed[1], self._pass_age()))
+                cookie_headers.append(self._cookie(scope, TICKET_COOKIE, "", 0))
+                return 0
+        path: str = scope["path"]
+        query = scope["query_string"].decode("latin-1")
+        target = safe_next(path + (f"?{query}" if query else "")) if scope["method"] == "GET" else ""
+        place, new_cookie = await self._place(scope, cookies, ticket)
+        if new_cookie is not None:
+            cookie_headers.append(new_cookie)
+        if isinstance(place, int):
+            return await self._too_many(scope, send)
+        view = self._view(place, target)
+        return await self._send_page(scope, send, language_of(path), view, cookie_headers)
+
+    async def _place(
+        self, scope: Scope, cookies: dict[str, str], ticket: Ticket | None
+    ) -> tuple[Place | int, tuple[bytes, bytes] | None]:
+        room = self.room
+        if ticket is not None:
+            place = await room.place(ticket)
+            if not place.lapsed:
+                return place, None
+        if not await self.limits.allow_join(self._address(scope)):
+            return 429, None
+        holder = unsign(cookies.get(HOLDER_COOKIE), self.settings.secret_key, HOLDER_COOKIE) or ""
+        ticket, token = await room.join(holder)
+        place = await room.place(ticket)
+        return place, self._cookie(scope, TICKET_COOKIE, token, int(room.settings.ticket_lifetime))
+
+    def _view(self, place: Place, target: str) -> View:
+        state: State
+        if place.reached:
+            state = "your-turn"
+        elif place.lapsed:
+            state = "lapsed"
+        elif place.opens_at and self.room.state.prequeue < 0:
+            state = "before-opening"
+        else:
+            state = "waiting"
+        return View(state, place.position, place.eta_low, place.eta_high, place.opens_at, target)
+
+    # Responses ---------------------------------------------------------------------------------------
+
+    async def _through(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        app: App,
+        priority: Priority,
+        cost: float,
+        cookie_headers: list[tuple[bytes, bytes]],
+    ) -> int:
+        """Past the admission limiter to the application, or shed at once."""
+        try:
+            permit = await self.limiter.acquire(priority, cost)
+        except Shed as shed:
+            return await self._busy(scope, send, shed.retry_after)
+        status = 0
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if cookie_headers:
+                    message = {**message, "headers": [*message.get("headers", []), *cookie_headers]}
+            await send(message)
+
+        try:
+            returned = await app(scope, receive, sending)
+        finally:
+            if status == 0:  # the client went away before an answer: no latency to learn from
+                permit.abandon()
+            else:
+                permit.release(ok=status < 500)
+        return returned or status
+
+    async def _busy(self, scope: Scope, send: Send, retry_after: int) -> int:
+        if scope["path"].startswith("/api/"):
+            body = b'{"detail": "Haven is busy. Try again after the number of seconds in Retry-After."}'
+            content_type = b"application/json"
+        else:
+            body = self.busy_page.body
+            content_type = b"text/html; charset=utf-8"
+        await _send(send, 503, body, content_type, [(b"retry-after", str(retry_after).encode())])
+        return 503
+
+    async def _too_many(self, scope: Scope, send: Send) -> int:
+        self.sheds["rate"] = self.sheds.get("rate", 0) + 1
+        retry = self.limits.retry_after
+        if scope["path"].startswith("/api/") or scope["path"] == STATUS_PATH:
+            body = b'{"detail": "Too many requests from this client. Try again after Retry-After seconds."}'
+            content_type = b"application/json"
+        else:
+            body = self.pages.too_many()
+            content_type = b"text/html; charset=utf-8"
+        await _send(send, 429, body, content_type, [(b"retry-after", str(retry).encode())])
+        return 429
+
+    async def _send_page(
+        self,
+        scope: Scope,
+        send: Send,
+        lang: Language | None,
+        view: View,
+        cookie_headers: list[tuple[bytes, bytes]],
+    ) -> int:
+        """The waiting page: 503 while waiting (with ``Retry-After``), 200 when it is the visitor's
+        turn or there is no queue."""
+        status = 200 if view.state in ("your-turn", "not-queueing") else 503
+        extra = [*cookie_headers, (b"x-robots-tag", b"noindex")]
+        if status == 503:
+            extra.append((b"retry-after", str(int(view.check_again(self.room.speed)) or 5).encode()))
+        body = b"" if scope["method"] == "HEAD" else self.pages.page(lang, view)
+        await _send(send, status, body, b"text/html; charset=utf-8", extra)
+        return status
+
+    async def _waiting_room(self, scope: Scope, send: Send, lang: Language | None) -> int:
+        """The waiting page at its own address: joins when the room queues and the visitor has no
+        place, claims the visitor's turn when it has come, and says there is no queue otherwise."""
+        if scope["method"] not in ("GET", "HEAD"):
+            await _send(send, 405, b"Method Not Allowed", b"text/plain", [(b"allow", b"GET, HEAD")])
+            return 405
+        query = parse_qs(scope["query_string"].decode("latin-1"))
+        target = safe_next(query.get("next", [""])[0])
+        cookies = read_cookies(scope)
+        cookie_headers: list[tuple[bytes, bytes]] = []
+        if self._pass(cookies) is not None or self.room.admits_directly():
+            return await self._send_page(scope, send, lang, View("not-queueing", next=target), [])
+        ticket = self._ticket(cookies)
+        if ticket is not None:
+            claimed = await self.room.claim(ticket)
+            if claimed is not None:
+                cookie_headers.append(self._cookie(scope, PASS_COOKIE, claimed[1], self._pass_age()))
+                cookie_headers.append(self._cookie(scope, TICKET_COOKIE, "", 0))
+                return await self._send_page(
+                    scope, send, lang, View("your-turn", next=target), cookie_headers
+                )
+        place, new_cookie = await self._place(scope, cookies, ticket)
+        if isinstance(place, int):
+            return await self._too_many(scope, send)
+        if new_cookie is not None:
+            cookie_headers.append(new_cookie)
+        return await self._send_page(scope, send, lang, self._view(place, target), cookie_headers)
+
+    async def _status(self, scope: Scope, send: Send) -> int:
+        """The JSON status: read-only but for the check-in that keeps the place alive."""
+        if scope["method"] not in ("GET", "HEAD"):
+            await _send(send, 405, b"Method Not Allowed", b"text/plain", [(b"allow", b"GET, HEAD")])
+            return 405
+        if not await self.limits.allow_status(self._address(scope)):
+            return await self._too_many(scope, send)
+        cookies = read_cookies(scope)
+        ticket = self._ticket(cookies)
+        if self._pass(cookies) is not None or self.room.admits_directly():
+            view = View("your-turn" if ticket is not None else "not-queueing")
+        elif ticket is None:
+            view = View("lapsed")
+        else:
+            view = self._view(await self.room.place(ticket), "")
+        body = self.pages.status(view, self.room.speed)
+        await _send(send, 200, body, b"application/json", [])
+        return 200
+
+    async def _admin(self, scope: Scope, receive: Receive, send: Send) -> int:
+        if not authorised(scope, self.settings.admin_token):
+            return await send_json(
+                send,
+                401,
+                {"detail": "Give the operators' token: Authorization: Bearer <HAVEN_ADMIN_TOKEN>."},
+                [(b"www-authenticate", b'Bearer realm="haven"')],
+            )
+        room = self.room
+        method = scope["method"]
+        if method not in ("GET", "POST"):
+            return await send_json(send, 405, {"detail": "Use GET or POST."}, [(b"allow", b"GET, POST")])
+        try:
+            if method == "GET":
+                state = await room.store.state(room.name, room.now(), room.settings.ticket_ttl)
+                return await send_json(send, 200, describe(room, state, self.worker()))
+            body = await read_body(receive)
+            if body is None:
+                return await send_json(send, 413, {"detail": "The body is too long."})
+            try:
+                changes = parse_action(body)
+            except AdminError as error:
+                detail = [{"loc": ["body", error.field], "msg": str(error), "type": "value_error"}]
+                return await send_json(send, 422, {"detail": detail})
+            await room.store.configure(room.name, **changes)
+            room.state = await room.store.state(room.name, room.now(), room.settings.ticket_ttl)
+            logger.warning("waiting room %s: %s", room.settings.name, changes)
+            return await send_json(send, 200, describe(room, room.state, self.worker()))
+        except StoreUnavailable:
+            return await send_json(
+                send, 503, {"detail": "The shared store does not answer."}, [(b"retry-after", b"5")]
+            )
+
+    def worker(self) -> dict[str, object]:
+        """This worker's side of the shield, for operators and the metrics."""
+        limiter = self.limiter
+        return {
+            "limit": round(limiter.limit, 1),
+            "in_flight": limiter.in_flight,
+            "queued": limiter.queued,
+            "at_capacity": limiter.at_capacity(),
+            "sheds": {**limiter.sheds, **self.sheds},
+            "refused_cookies": {f"{name}:{reason}": n for (name, reason), n in self.refused.items()},
+        }
+
+    # Small parts --------------------------------------------------------------------------------------
+
+    def _address(self, scope: Scope) -> str:
+        if self.settings.behind_proxy:
+            forwarded = header(scope, b"x-forwarded-for")
+            if forwarded:
+                return forwarded.split(",")[-1].strip()
+        client = scope.get("client")
+        return str(client[0]) if client else "unknown"
+
+    def _secure(self, scope: Scope) -> bool:
+        if scope.get("scheme") == "https":
+            return True
+        return self.settings.behind_proxy and header(scope, b"x-forwarded-proto") == "https"
+
+    def _pass_age(self) -> int:
+        return int(self.room.settings.pass_seconds)
+
+    def _cookie(self, scope: Scope, name: str, value: str, max_age: int) -> tuple[bytes, bytes]:
+        secure = "; Secure" if self._secure(scope) else ""
+        return (
+            b"set-cookie",
+            f"{name}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}".encode(),
+        )
+
+
+async def _send(
+    send: Send, status: int, body: bytes, content_type: bytes, extra: list[tuple[bytes, bytes]]
+) -> None:
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", NO_STORE.encode()),
+        *extra,
+        *SECURITY_HEADERS,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,215 @@
+"""The waiting page and the waiting-room status, in both languages.
+
+The page is a page, not an error: it says where the visitor stands, how long the wait may be, what
+happens to their place and their answers, and offers a "Check your place" button that works without
+JavaScript. A small script (``waiting.js``) polls the JSON status and updates a ``role="status"``
+region; the JSON carries the words in both languages, so the script formats nothing itself.
+
+Where the language is not known yet (``/waiting-room``, or a queued request outside ``/en/`` and
+``/fr/``) the page is bilingual, English left and French right.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+from urllib.parse import quote
+
+from markupsafe import escape
+
+from haven.content.site import Site, render_bilingual
+from haven.web.clock import OTTAWA
+from haven.web.i18n import LANGUAGES, OTHER, Language
+
+State = Literal["waiting", "your-turn", "before-opening", "lapsed", "not-queueing"]
+WAITING_PATHS: Final[dict[str, Language | None]] = {
+    "/waiting-room": None,
+    "/en/waiting-room": "en",
+    "/fr/salle-d-attente": "fr",
+}
+PATH_OF: Final[dict[Language | None, str]] = {lang: path for path, lang in WAITING_PATHS.items()}
+STATUS_PATH: Final = "/api/v1/waiting-room"
+# Markers in the pre-rendered waiting pages: plain letters, untouched by HTML escaping and URL quoting.
+NEXT_RAW: Final = "HAVENMARKNEXTRAW"
+NEXT_QUOTED: Final = "HAVENMARKNEXTQUOTED"
+SUMMARY: Final[dict[Language, str]] = {lang: f"HAVENMARKSUMMARY{lang.upper()}" for lang in LANGUAGES}
+MIN_POLL: Final = 5.0  # seconds between checks at the front of the line
+MAX_POLL: Final = 60.0  # and far back: a million people polling every 5 s would be 200k requests/s
+
+
+@dataclass(frozen=True)
+class View:
+    """What the room says to one visitor."""
+
+    state: State
+    position: int = 0
+    eta_low: float = -1.0  # seconds; -1 when it cannot be estimated
+    eta_high: float = -1.0
+    opens_at: float = 0.0  # wall clock
+    next: str = ""  # where the visitor was going
+
+    def check_again(self, speed: float) -> float:
+        """Seconds before the next check: short near the front, longer far back; never in step
+        with everyone else (the script adds its own jitter as well)."""
+        if self.state != "waiting" or speed <= 0:
+            base = MIN_POLL * 2
+        else:
+            base = min(MAX_POLL, max(MIN_POLL, self.position / speed / 10))
+        return round(base * random.uniform(0.8, 1.2), 1)  # noqa: S311 - jitter, not a secret
+
+
+def safe_next(raw: str | None) -> str:
+    """A local path to go on to, or "" (never another site: ``//host`` and ``/\\host`` are refused)."""
+    if not raw or not raw.startswith("/") or raw.startswith(("//", "/\\")) or len(raw) > 512:
+        return ""
+    if any(ord(c) < 0x20 or c == "\\" for c in raw):
+        return ""
+    return raw
+
+
+def language_of(path: str) -> Language | None:
+    for lang in LANGUAGES:
+        if path == f"/{lang}" or path.startswith(f"/{lang}/"):
+            return lang
+    return None
+
+
+def number(value: int, lang: Language) -> str:
+    text = f"{value:,}"
+    return text.replace(",", "\u00a0") if lang == "fr" else text
+
+
+def duration(seconds: float, gettext: Callable[[str], str], lang: Language) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    if minutes < 90:
+        return gettext("1 minute") if minutes == 1 else gettext("{n} minutes").format(n=number(minutes, lang))
+    hours = round(minutes / 60, 1)
+    shown = f"{hours:g}".replace(".", ",") if lang == "fr" else f"{hours:g}"
+    return gettext("{n} hours").format(n=shown)
+
+
+def texts(view: View, gettext: Callable[[str], str], lang: Language) -> dict[str, str]:
+    """The words of the status region in one language."""
+    _ = gettext
+    out = {"position": number(view.position, lang), "eta": "", "opens": ""}
+    if view.eta_high >= 0 and view.state == "waiting":
+        low, high = duration(view.eta_low, _, lang), duration(view.eta_high, _, lang)
+        out["eta"] = (
+            _("about {time}").format(time=high)
+            if low == high
+            else _("between {low} and {high}").format(low=low, high=high)
+        )
+    if view.opens_at:
+        local = datetime.fromtimestamp(view.opens_at, UTC).astimezone(OTTAWA)
+        out["opens"] = local.strftime("%H:%M") if lang == "en" else local.strftime("%H h %M")
+    if view.state == "your-turn":
+        out["summary"] = _("It is your turn. You can continue to Haven now.")
+    elif view.state == "before-opening":
+        out["summary"] = _(
+            "The service opens at {time}, Ottawa time. Your place will be drawn at random then."
+        ).format(time=out["opens"])
+    elif view.state == "lapsed":
+        out["summary"] = _("Your place lapsed because this page was not checked for a while.")
+    elif view.state == "not-queueing":
+        out["summary"] = _("There is no queue right now. You can continue to Haven.")
+    elif out["eta"]:
+        out["summary"] = _("Your place in the queue: {position}. Estimated wait: {eta}.").format(
+            position=out["position"], eta=out["eta"]
+        )
+    else:
+        out["summary"] = _(
+            "Your place in the queue: {position}. We cannot estimate the wait yet: the queue is not moving."
+        ).format(position=out["position"])
+    return out
+
+
+class WaitingPages:
+    def __init__(self, site: Site, ticket_ttl: float) -> None:
+        self.site = site
+        self.renderer = site.renderer
+        self.keep_minutes = max(1, int(ticket_ttl // 60))
+        self._too_many = render_bilingual(self.renderer, "too_many", noindex=True).encode()
+        self._skeletons: dict[tuple[Language | None, State, bool], str] = {}
+
+    def too_many(self) -> bytes:
+        """The 429 page: bilingual, the same for everyone, rendered once."""
+        return self._too_many
+
+    def page(self, lang: Language | None, view: View) -> bytes:
+        """The waiting page for one visitor. Rendering a template per request would make the
+        waiting page the costliest thing a crowd can ask for, so each (language, state) is rendered
+        once with markers, and a request only puts its own words and address in."""
+        key = (lang, view.state, bool(view.next))
+        skeleton = self._skeletons.get(key)
+        if skeleton is None:
+            skeleton = self._skeletons[key] = self._render(lang, view.state, bool(view.next))
+        html = skeleton.replace(NEXT_QUOTED, quote(view.next, safe="/")).replace(NEXT_RAW, escape(view.next))
+        for column in LANGUAGES if lang is None else (lang,):
+            words = texts(view, self.renderer.gettext(column), column)
+            html = html.replace(SUMMARY[column], escape(words["summary"]))
+        return html.encode()
+
+    def _render(self, lang: Language | None, state: State, has_next: bool) -> str:
+        view = View(state, next=NEXT_RAW if has_next else "")
+        query = f"?next={NEXT_QUOTED}" if has_next else ""
+        context: dict[str, Any] = {
+            "view": view,
+            "keep_minutes": self.keep_minutes,
+            "noindex": True,
+            "description": "",
+            "canonical": None,
+            "alternates": {},
+        }
+        if lang is None:
+            columns = {column: self._column(column, view) for column in LANGUAGES}
+            return render_bilingual(
+                self.renderer,
+                "waiting",
+                page="shield/waiting_bilingual.html",
+                column_context={"view": view, "keep_minutes": self.keep_minutes, "texts": columns},
+                **context,
+            )
+        return self.renderer.render(
+            "shield/waiting.html",
+            lang,
+            title=self._title(view, self.renderer.gettext(lang)),
+            texts={lang: self._column(lang, view)},
+            toggle_href=PATH_OF[OTHER[lang]] + query,
+            crumbs=[],
+            footer_links=self.site.chrome(lang)["footer_links"],
+            **context,
+        )
+
+    @staticmethod
+    def _column(lang: Language, view: View) -> dict[str, str]:
+        return {"summary": SUMMARY[lang], "check_path": PATH_OF[lang], "continue": view.next or f"/{lang}/"}
+
+    @staticmethod
+    def _title(view: View, _: Callable[[str], str]) -> str:
+        if view.state == "your-turn":
+            return _("It is your turn")
+        if view.state == "not-queueing":
+            return _("There is no queue right now")
+        return _("You are in the queue for Haven")
+
+    def status(self, view: View, speed: float) -> bytes:
+        """The JSON a polling page (or a mobile app) reads: numbers, and the words in both languages."""
+        body = {
+            "state": view.state,
+            "position": view.position if view.state == "waiting" else None,
+            "eta_seconds": (
+                {"low": round(view.eta_low), "high": round(view.eta_high)}
+                if view.state == "waiting" and view.eta_high >= 0
+                else None
+            ),
+            "opens_at": (datetime.fromtimestamp(view.opens_at, UTC).isoformat() if view.opens_at else None),
+            "check_again_seconds": view.check_again(speed),
+            "continue_url": view.next or "/",
+            "text": {lang: texts(view, self.renderer.gettext(lang), lang) for lang in LANGUAGES},
+        }
+        return json.dumps(body, ensure_ascii=False).encode()

@@ -1,0 +1,333 @@
+"""The waiting room: who waits, who enters, and how fast the line moves.
+
+A room is a safety net by default ("auto" mode). It stays idle while the origin is healthy: every
+visitor gets a pass at once. When the admission limiter says the origin is at capacity it starts
+queueing new visitors (people holding a pass go on as before), lets them in as fast as the origin can
+take them, and switches itself off once the queue has drained. Operators can instead pause the
+outflow, fix its rate, open the gates, or schedule an event (everyone who arrives before the start
+is shuffled at the start; FIFO after).
+
+**Outflow.** Each worker runs a bounded controller: every tick it reads its limiter's verdict and
+utilisation, shrinks its admission rate by 30 % when the origin is at capacity, grows it by 10 % + 1
+when the origin has room and people are waiting, and holds it otherwise, within
+[``min_rate``, ``max_rate``]. The serving counter then moves by ``rate × tick ÷ (1 − no-show rate)``:
+people who left the queue do not claim their turn, so the counter moves past them faster and the
+origin stays busy. With several workers each adds its own share, so the total follows the health of
+every worker. A fixed rate ("rate" mode) is shared through the store's clocked advance instead.
+
+**ETA.** Measured from the speed of the serving counter (which already includes no-shows), shown as
+a range: the low end assumes the line speeds up by a quarter, the high end that it slows down by a
+third. The wait predicted at the join is written into the ticket, and compared with the actual wait
+when the ticket is claimed, so the room can report its own ETA error.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from haven.shield.shuffle import Shuffle
+from haven.shield.store import RoomState, Store, StoreUnavailable
+from haven.shield.store.memory import MemoryStore
+from haven.shield.tokens import Pass, Signer, Ticket
+
+logger = logging.getLogger("haven.shield")
+
+SHRINK: Final = 0.7  # rate × this when the origin is at capacity
+GROW: Final = 1.1  # rate × this + 1 when it has room
+ROOMY: Final = 0.75  # utilisation under which the origin "has room"
+MAX_NO_SHOW: Final = 0.8  # never move the counter more than 5× the admission rate
+ETA_FAST: Final = 1.25  # the low end of the ETA range: the line speeds up by a quarter
+ETA_SLOW: Final = 0.75  # the high end: the line slows down to three quarters
+NO_SHOW_WINDOW: Final = 30  # ticks of history behind the no-show rate
+CLAIM_LAG: Final = 5  # ticks a reached visitor may take to claim before counting as a no-show
+
+
+class Health(Protocol):
+    """What the room reads from the admission limiter."""
+
+    def at_capacity(self) -> bool: ...
+    def utilization(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class RoomSettings:
+    name: str = "main"
+    ticket_ttl: float = 600.0  # a waiting place lapses after this long without a check-in
+    ticket_lifetime: float = 12 * 3600.0  # a ticket cookie is refused after this long in any case
+    pass_seconds: float = 1800.0  # a pass lasts this long after the last activity
+    renew_after: float = 60.0  # a pass is renewed at most this often
+    tick_seconds: float = 1.0
+    min_rate: float = 0.5  # admissions per second per worker: the controller's bounds
+    max_rate: float = 500.0
+    start_rate: float = 5.0
+
+
+@dataclass(frozen=True)
+class Place:
+    """What a waiting visitor is told."""
+
+    ticket: Ticket
+    position: int  # people ahead of them plus one; 0 before an event's draw
+    reached: bool
+    lapsed: bool
+    eta_low: float  # seconds; -1 when the line is not moving
+    eta_high: float
+    opens_at: float  # event start (wall clock), or 0
+
+
+class Room:
+    def __init__(
+        self,
+        store: Store,
+        signer: Signer,
+        health: Health,
+        settings: RoomSettings | None = None,
+        *,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.shared = store
+        self.local = MemoryStore()
+        self.store: Store = store
+        self.signer = signer
+        self.health = health
+        self.settings = settings or RoomSettings()
+        self.now = now
+        self.state = RoomState(issued=0, serving=0, waiting=0, passes=0, claimed=0, lapsed=0)
+        self.rate = self.settings.start_rate
+        self.speed = 0.0  # tickets the serving counter passes per second, all workers together
+        self.no_show = 0.0
+        self.degraded = False  # the shared store is unreachable: this process runs a room of its own
+        self.fallbacks = 0
+        self.eta_errors: deque[float] = deque(maxlen=1000)  # |actual − predicted| ÷ actual
+        self.admitted = 0  # passes granted by this worker (from the queue or at once)
+        self.joins = 0
+        self._carry = 0.0
+        self._history: deque[tuple[float, int, int]] = deque(maxlen=NO_SHOW_WINDOW + CLAIM_LAG + 1)
+        self._last_tick = 0.0
+        self._shuffle: Shuffle | None = None
+
+    # The store, with a fallback ------------------------------------------------------------------
+
+    def _fall_back(self, error: Exception) -> None:
+        if not self.degraded:
+            logger.error("shield store unreachable (%s): this process runs a room of its own", error)
+            self.degraded = True
+            self.fallbacks += 1
+            self.store = self.local
+
+    async def _recover(self) -> None:
+        try:
+            await self.shared.ping()
+        except StoreUnavailable:
+            return
+        logger.warning("shield store reachable again: back to the shared room")
+        self.degraded = False
+        self.store = self.shared
+
+    @property
+    def name(self) -> str:
+        # Places handed out by a process on its own are not places in the shared line.
+        return f"{self.settings.name}~{id(self):x}" if self.degraded else self.settings.name
+
+    # Visitors -------------------------------------------------------------------------------------
+
+    def admits_directly(self) -> bool:
+        """Whether a visitor without a pass goes straight in (the room is not queueing)."""
+        state = self.state
+        if state.mode == "open":
+            return True
+        return state.mode == "auto" and not state.queueing
+
+    async def join(self, holder: str) -> tuple[Ticket, str]:
+        now = self.now()
+        try:
+            number = await self.store.join(self.name, holder, now, self.settings.ticket_ttl)
+        except StoreUnavailable as error:
+            self._fall_back(error)
+            number = await self.store.join(self.name, holder, now, self.settings.ticket_ttl)
+        self.joins += 1
+        ticket = Ticket(self.name, number, now, -1.0)
+        place = self._place(ticket, lapsed=False)
+        if place.eta_high >= 0:
+            ticket = Ticket(self.name, number, now, round((place.eta_low + place.eta_high) / 2))
+        return ticket, self.signer.ticket(ticket)
+
+    def read_ticket(self, token: str) -> Ticket:
+        return self.signer.read_ticket(token, self.name, self.now(), self.settings.ticket_lifetime)
+
+    def read_pass(self, token: str) -> Pass:
+        return self.signer.read_pass(token, self.name, self.now())
+
+    async def place(self, ticket: Ticket) -> Place:
+        """Check a ticket in and say where it stands."""
+        try:
+            live = await self.store.check_in(ticket.room, ticket.number, self.now(), self.settings.ticket_ttl)
+        except StoreUnavailable as error:
+            self._fall_back(error)
+            live = False
+        return self._place(ticket, lapsed=not live)
+
+    def effective(self, number: int) -> int:
+        """Where a ticket stands in the line: the draw for the pre-queue of an event, else its number."""
+        prequeue = self.state.prequeue
+        if prequeue > 0 and number <= prequeue:
+            if self._shuffle is None or self._shuffle.size != prequeue:
+                self._shuffle = Shuffle(self.state.event_seed, prequeue)
+            return self._shuffle.place(number)
+        return number
+
+    def _place(self, ticket: Ticket, *, lapsed: bool) -> Place:
+        state = self.state
+        opens_at = state.event_start if state.mode == "event" else 0.0
+        if state.mode == "event" and state.prequeue < 0:  # before the start: no order yet
+            return Place(ticket, 0, False, lapsed, -1.0, -1.0, opens_at)
+        ahead = self.effective(ticket.number) - state.serving
+        reached = ahead <= 0 or state.mode == "open"
+        if reached or self.speed <= 0 or state.mode == "paused":
+            low = high = 0.0 if reached else -1.0
+        else:
+            low = ahead / (self.speed * ETA_FAST)
+            high = ahead / (self.speed * ETA_SLOW) + self.settings.tick_seconds
+        return Place(ticket, max(ahead, 0), reached, lapsed, low, high, opens_at)
+
+    async def claim(self, ticket: Ticket) -> tuple[Pass, str] | None:
+        """Exchange a reached ticket for a pass; None when it is not its turn or it lapsed."""
+        now = self.now()
+        place = self._place(ticket, lapsed=False)
+        if not place.reached:
+            return None
+        try:
+            claimed = await self.store.claim(
+                ticket.room, ticket.number, self.effective(ticket.number), now, self.settings.ticket_ttl
+            )
+        except StoreUnavailable as error:
+            self._fall_back(error)
+            return None
+        if not claimed:
+            return None
+        waited = now - ticket.issued
+        if ticket.predicted >= 0 and waited > 0:
+            self.eta_errors.append(abs(waited - ticket.predicted) / max(waited, 1.0))
+        return await self.grant()
+
+    async def grant(self) -> tuple[Pass, str]:
+        """A new pass (the visitor was admitted)."""
+        now = self.now()
+        granted = Pass(self.name, secrets.token_urlsafe(9), now, now + self.settings.pass_seconds)
+        self.admitted += 1
+        await self._hold(granted)
+        return granted, self.signer.pass_(granted)
+
+    async def renew(self, current: Pass) -> tuple[Pass, str] | None:
+        """A fresher pass when the current one is older than ``renew_after``; None otherwise."""
+        now = self.now()
+        if current.expires - now > self.settings.pass_seconds - self.settings.renew_after:
+            return None
+        renewed = Pass(current.room, current.pass_id, current.issued, now + self.settings.pass_seconds)
+        await self._hold(renewed)
+        return renewed, self.signer.pass_(renewed)
+
+    async def _hold(self, granted: Pass) -> None:
+        try:
+            await self.store.hold_pass(granted.room, granted.pass_id, granted.expires)
+        except StoreUnavailable as error:
+            self._fall_back(error)
+
+    # The outflow ----------------------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """Once per ``tick_seconds``: read the room, run the controller, move the line."""
+        now = self.now()
+        elapsed = min(now - self._last_tick, 10 * self.settings.tick_seconds) if self._last_tick else 0.0
+        self._last_tick = now
+        if self.degraded:
+            await self._recover()
+        try:
+            await self._tick(now, elapsed)
+        except StoreUnavailable as error:
+            self._fall_back(error)
+
+    async def _tick(self, now: float, elapsed: float) -> None:
+        store, name, ttl = self.store, self.name, self.settings.ticket_ttl
+        await store.sweep(name, now, ttl)
+        state = await store.state(name, now, ttl)
+        self._measure(now, state)
+        at_capacity = self.health.at_capacity()
+        changes: dict[str, Any] = {}
+        drained = state.waiting == 0 and state.serving >= state.issued
+        if state.mode == "auto":
+            if not state.queueing and at_capacity:
+                changes = {"queueing": True}
+                logger.warning("origin at capacity: the waiting room is queueing new visitors")
+            elif state.queueing and drained and not at_capacity:
+                changes = {"queueing": False}
+                logger.warning("waiting room drained: visitors go straight in again")
+        elif state.mode == "event" and state.prequeue < 0 and now >= state.event_start:
+            await store.start_event(name)
+            logger.warning("event started: the pre-queue is drawn")
+        elif state.mode == "event" and state.prequeue >= 0 and drained:
+            changes = {"mode": "auto", "queueing": False}
+        if changes:
+            await store.configure(name, **changes)
+        if changes or state.mode == "event":
+            state = await store.state(name, now, ttl)
+        self._control(at_capacity, state)
+        moved = await self._advance(now, elapsed, state)
+        if moved != state.serving:
+            state = await store.state(name, now, ttl)
+        self.state = state
+
+    def _control(self, at_capacity: bool, state: RoomState) -> None:
+        if at_capacity:
+            self.rate = max(self.settings.min_rate, self.rate * SHRINK)
+        elif self.health.utilization() < ROOMY and state.waiting > 0:
+            self.rate = min(self.settings.max_rate, self.rate * GROW + 1.0)
+
+    async def _advance(self, now: float, elapsed: float, state: RoomState) -> int:
+        store, name = self.store, self.name
+        if state.mode == "open":
+            return await store.advance(name, state.issued - state.serving)
+        if state.mode == "rate":
+            return await store.advance_clocked(name, state.rate, now)
+        queueing = (state.mode == "auto" and state.queueing) or (
+            state.mode == "event" and state.prequeue >= 0
+        )
+        if not queueing or elapsed <= 0:
+            return state.serving
+        wanted = self.rate * elapsed / (1.0 - min(self.no_show, MAX_NO_SHOW)) + self._carry
+        count = math.floor(wanted)
+        self._carry = wanted - count
+        return await store.advance(name, count) if count else state.serving
+
+    def _measure(self, now: float, state: RoomState) -> None:
+        """The counter's speed (for the ETA) and the no-show rate (for the outflow)."""
+        history = self._history
+        history.append((now, state.serving, state.claimed))
+        if len(history) >= 2:
+            (t0, s0, _), (t1, s1, _) = history[max(0, len(history) - 11)], history[-1]
+            if t1 > t0:
+                self.speed = 0.7 * self.speed + 0.3 * ((s1 - s0) / (t1 - t0))
+        if len(history) == history.maxlen:
+            # Tickets reached between the oldest sample and CLAIM_LAG ticks ago have had time to claim.
+            _, passed_from, claimed_from = history[0]
+            _, passed_to, _ = history[-1 - CLAIM_LAG]
+            passed = passed_to - passed_from
+            claimed = state.claimed - claimed_from
+            if passed >= 10:
+                self.no_show = min(MAX_NO_SHOW, max(0.0, 1.0 - claimed / passed))
+
+    # Reading ---------------------------------------------------------------------------------------
+
+    def eta_error(self) -> float:
+        """Median relative ETA error of the tickets claimed through this worker (-1: none yet)."""
+        if not self.eta_errors:
+            return -1.0
+        ordered = sorted(self.eta_errors)
+        return ordered[len(ordered) // 2]

@@ -1,0 +1,65 @@
+// The waiting page's helper: checks the visitor's place now and then, says it in the status region
+// (announced by screen readers, focus never moved) and goes on to Haven when it is their turn. The
+// page works without it: the "Check your place" button does the same by hand.
+(function () {
+  "use strict";
+  var regions = document.querySelectorAll("[data-waiting-status]");
+  if (!regions.length || !window.fetch) {
+    return;
+  }
+  var first = regions[0];
+  var url = first.getAttribute("data-status-url");
+  var next = first.getAttribute("data-continue") || "/";
+  var state = first.getAttribute("data-state");
+  if (state === "your-turn" || state === "not-queueing") {
+    return;
+  }
+
+  // Spread everyone's checks out: the server suggests when, and each page adds its own jitter.
+  function later(seconds) {
+    var wait = Math.max(2, seconds) * (0.85 + Math.random() * 0.3);
+    window.setTimeout(check, wait * 1000);
+  }
+
+  function show(texts) {
+    for (var i = 0; i < regions.length; i++) {
+      var lang = regions[i].getAttribute("data-lang");
+      var field = regions[i].querySelector("[data-field=summary]");
+      if (field && texts[lang] && field.textContent !== texts[lang].summary) {
+        field.textContent = texts[lang].summary;
+      }
+    }
+  }
+
+  function check() {
+    window
+      .fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" }, cache: "no-store" })
+      .then(function (response) {
+        if (response.status === 429 || response.status === 503) {
+          var retry = parseInt(response.headers.get("Retry-After") || "30", 10);
+          later(isNaN(retry) ? 30 : retry);
+          return null;
+        }
+        return response.json();
+      })
+      .then(function (status) {
+        if (!status) {
+          return;
+        }
+        show(status.text);
+        if (status.state === "your-turn" || status.state === "not-queueing") {
+          window.location.assign(next);
+          return;
+        }
+        if (status.state === "lapsed") {
+          return; // the button joins again
+        }
+        later(status.check_again_seconds);
+      })
+      .catch(function () {
+        later(30); // offline for a moment: keep the place, try again
+      });
+  }
+
+  later(parseFloat(first.getAttribute("data-check-again") || "5"));
+})();

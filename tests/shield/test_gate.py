@@ -1,0 +1,283 @@
+"""The gate in front of the dynamic routes: passes, tickets, the waiting page and its status, the
+operators' API, rate limits and forged cookies. (The stub application stands in for the portal.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from haven.app import Haven
+from haven.shield.tokens import Pass, Signer, Ticket
+from tests.conftest import TEST_SECRET
+from tests.shield.gate_kit import admin_headers, browser, gated, position_in, steer
+
+SIGN_UP = "/en/account/sign-up"
+
+
+@pytest.fixture
+def haven(app: Haven, tmp_path: Path) -> Haven:
+    return gated(app, tmp_path / "var")
+
+
+async def queueing(haven: Haven) -> None:
+    """Everyone new waits (the operators paused the outflow)."""
+    await steer(haven, action="pause")
+
+
+async def test_an_idle_room_lets_visitors_straight_in_with_a_pass(haven: Haven) -> None:
+    async with browser(haven) as client:
+        answer = await client.get(SIGN_UP)
+        assert answer.status_code == 200
+        assert answer.json() == {"served": SIGN_UP, "method": "GET"}
+        cookie = answer.headers["set-cookie"]
+        assert cookie.startswith("haven_pass=")
+        assert "HttpOnly" in cookie
+        assert "SameSite=Lax" in cookie
+        assert "Secure" not in cookie  # plain http here; behind TLS it is Secure
+        again = await client.get(SIGN_UP)
+        assert again.status_code == 200
+        assert "set-cookie" not in again.headers  # the pass is renewed by activity, not every time
+
+
+async def test_a_new_visitor_waits_while_the_room_queues(haven: Haven) -> None:
+    await queueing(haven)
+    async with browser(haven) as client:
+        answer = await client.get(SIGN_UP)
+    assert answer.status_code == 503
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["x-robots-tag"] == "noindex"
+    assert int(answer.headers["retry-after"]) >= 1
+    assert answer.headers["set-cookie"].startswith("haven_ticket=")
+    html = answer.text
+    assert '<html lang="en">' in html
+    assert "You are in the queue for Haven" in html
+    assert 'role="status"' in html
+    assert position_in(html) == 1
+    assert 'action="/en/waiting-room"' in html  # "Check your place" works without JavaScript
+    assert f'name="next" value="{SIGN_UP}"' in html
+    assert "What happens to your answers" in html
+
+
+async def test_people_already_in_are_never_sent_back_to_the_queue(haven: Haven) -> None:
+    async with browser(haven) as applicant:
+        assert (await applicant.get(SIGN_UP)).status_code == 200
+        await queueing(haven)
+        assert (await applicant.get("/en/account/profiles")).status_code == 200
+        submitted = await applicant.post("/en/account/profiles/x/submit", data={"a": "b"})
+        assert submitted.status_code == 200
+    async with browser(haven) as newcomer:
+        assert (await newcomer.get(SIGN_UP)).status_code == 503
+
+
+async def test_refreshing_new_tabs_and_the_other_language_keep_the_place(haven: Haven) -> None:
+    await queueing(haven)
+    async with browser(haven) as first, browser(haven) as second:
+        await first.get(SIGN_UP)
+        await second.get(SIGN_UP)
+        assert position_in((await second.get(SIGN_UP)).text) == 2  # refresh
+        assert position_in((await second.get("/en/waiting-room")).text) == 2  # the button
+        french = await second.get("/fr/salle-d-attente")
+        assert '<html lang="fr">' in french.text
+        assert "Votre place dans la file\u00a0: 2" in french.text
+        bilingual = await second.get("/waiting-room")
+        assert 'lang="fr"' in bilingual.text
+        assert "Your place in the queue: 2" in bilingual.text
+    state = await steer(haven, action="pause")
+    assert state["issued"] == 2
+
+
+async def test_a_signed_in_account_holds_one_place_on_any_device(haven: Haven) -> None:
+    from haven.web.personal import HOLDER_COOKIE
+    from haven.web.security import sign
+
+    await queueing(haven)
+    holder = sign("1234", TEST_SECRET, HOLDER_COOKIE)
+    async with browser(haven) as someone_else:
+        await someone_else.get(SIGN_UP)
+    async with browser(haven) as laptop, browser(haven) as phone:
+        laptop.cookies.set(HOLDER_COOKIE, holder)
+        phone.cookies.set(HOLDER_COOKIE, holder)
+        assert position_in((await laptop.get(SIGN_UP)).text) == 2
+        assert position_in((await phone.get(SIGN_UP)).text) == 2
+    async with browser(haven) as borrowed:  # a holder cookie that is not ours holds no place
+        borrowed.cookies.set(HOLDER_COOKIE, "1234.forged")
+        assert position_in((await borrowed.get(SIGN_UP)).text) == 3
+
+
+async def test_when_the_turn_comes_the_ticket_becomes_a_pass(haven: Haven) -> None:
+    await queueing(haven)
+    async with browser(haven) as client:
+        await client.get(SIGN_UP)
+        status = (await client.get("/api/v1/waiting-room")).json()
+        assert status["state"] == "waiting"
+        assert status["position"] == 1
+        room = haven.shield.room  # type: ignore[union-attr]
+        await room.store.advance(room.name, 1)  # the line moves on
+        await room.tick()
+        status = (await client.get("/api/v1/waiting-room")).json()
+        assert status["state"] == "your-turn"
+        answer = await client.get(SIGN_UP)
+        assert answer.status_code == 200
+        assert "haven_pass" in client.cookies
+        assert "haven_ticket" not in client.cookies  # cleared
+        turn = await client.get("/en/waiting-room?next=/en/account")
+        assert turn.status_code == 200
+        assert "There is no queue right now" in turn.text or "It is your turn" in turn.text
+
+
+async def test_the_status_is_json_with_words_in_both_languages(haven: Haven) -> None:
+    await queueing(haven)
+    async with browser(haven) as client:
+        await client.get("/fr/compte/inscription")
+        answer = await client.get("/api/v1/waiting-room")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.headers["cache-control"] == "no-store"
+    status = answer.json()
+    assert status["state"] == "waiting"
+    assert status["position"] == 1
+    assert status["eta_seconds"] is None  # paused: no estimate rather than a wrong one
+    assert 4 <= status["check_again_seconds"] <= 12
+    assert "1" in status["text"]["en"]["summary"]
+    assert "file" in status["text"]["fr"]["summary"]
+
+
+async def test_forged_altered_expired_and_foreign_cookies_are_refused_and_counted(
+    haven: Haven, app: Haven
+) -> None:
+    await queueing(haven)
+    signer = Signer([TEST_SECRET])
+    now = haven.shield.room.now()  # type: ignore[union-attr]
+    forged_pass = Signer(["x" * 40]).pass_(Pass("main", "me", now, now + 600))
+    expired_pass = signer.pass_(Pass("main", "me", now - 700, now - 100))
+    foreign_pass = signer.pass_(Pass("other-room", "me", now, now + 600))
+    good_ticket = signer.ticket(Ticket("main", 1, now, 0))
+    altered_ticket = good_ticket.replace(".1.", ".0.", 1)
+    for name, value in [
+        ("haven_pass", forged_pass),
+        ("haven_pass", expired_pass),
+        ("haven_pass", foreign_pass),
+        ("haven_ticket", altered_ticket),
+    ]:
+        async with browser(haven) as client:
+            client.cookies.set(name, value)
+            answer = await client.get(SIGN_UP)
+            assert answer.status_code == 503, name  # nobody gets in on a pass we did not mint
+            assert "haven_ticket=" in answer.headers["set-cookie"]  # a real place instead
+    refused = haven.shield.refused  # type: ignore[union-attr]
+    assert refused == {
+        ("haven_pass", "forged"): 1,
+        ("haven_pass", "expired"): 1,
+        ("haven_pass", "foreign"): 1,
+        ("haven_ticket", "forged"): 1,
+    }
+    metrics = haven.metrics.render().decode()
+    assert 'haven_shield_refused_cookies_total{cookie="haven_pass",reason="forged"} 1.0' in metrics
+
+
+async def test_the_anonymous_api_is_not_queued(haven: Haven) -> None:
+    await queueing(haven)
+    async with browser(haven) as client:
+        answer = await client.post("/api/v1/crs", json={})
+    assert answer.status_code == 200
+    assert "set-cookie" not in answer.headers
+
+
+async def test_one_client_sending_too_much_gets_429_with_retry_after(app: Haven, tmp_path: Path) -> None:
+    haven = gated(app, tmp_path / "var", HAVEN_RATE_PER_ADDRESS="5")
+    async with browser(haven) as client:
+        statuses = [(await client.post("/api/v1/crs", json={})).status_code for _ in range(7)]
+        refused = await client.post("/api/v1/crs", json={})
+    assert statuses[:5] == [200] * 5
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) > 0
+    assert "Retry-After" in refused.json()["detail"]
+    async with browser(haven, "198.51.100.99") as neighbour:  # another address is not affected
+        assert (await neighbour.post("/api/v1/crs", json={})).status_code == 200
+
+
+async def test_operators_need_the_token(haven: Haven) -> None:
+    async with browser(haven) as client:
+        assert (await client.get("/admin/api/room")).status_code == 401
+        wrong = await client.get("/admin/api/room", headers={"Authorization": "Bearer " + "w" * 40})
+        assert wrong.status_code == 401
+        assert wrong.headers["www-authenticate"].startswith("Bearer")
+        right = await client.get("/admin/api/room", headers=admin_headers(haven))
+    assert right.status_code == 200
+    assert right.json()["mode"] == "auto"
+    assert right.json()["store"] == "memory"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"action": "dance"}, "action"),
+        ({"action": "rate"}, "rate"),
+        ({"action": "rate", "rate": -1}, "rate"),
+        ({"action": "rate", "rate": True}, "rate"),
+        ({"action": "schedule", "start": "tomorrow"}, "start"),
+        ({"action": "schedule", "start": "2026-11-03T21:00"}, "start"),  # no time zone
+        ({"action": "schedule", "start": "2026-11-03T21:00-05:00", "seed": 5}, "seed"),
+        ([1, 2], "body"),
+    ],
+)
+async def test_a_bad_operator_request_names_its_field(haven: Haven, body: object, field: str) -> None:
+    async with browser(haven) as client:
+        answer = await client.post("/admin/api/room", json=body, headers=admin_headers(haven))
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["body", field]
+
+
+async def test_operators_schedule_an_event_and_open_the_gates(haven: Haven) -> None:
+    state = await steer(haven, action="schedule", start="2030-01-01T09:00-05:00", seed="published-later")
+    assert state["mode"] == "event"
+    assert state["event_seed"] is None  # not shown before the draw
+    async with browser(haven) as client:
+        before = await client.get(SIGN_UP)
+        assert before.status_code == 503
+        assert "09:00" in before.text
+        assert (await client.get("/api/v1/waiting-room")).json()["state"] == "before-opening"
+        state = await steer(haven, action="open")
+        assert state["mode"] == "open"
+        assert (await client.get(SIGN_UP)).status_code == 200
+
+
+async def test_the_shield_reports_in_the_metrics(haven: Haven) -> None:
+    async with browser(haven) as client:
+        await client.get(SIGN_UP)
+        metrics = (await client.get("/metrics")).text
+    for name in (
+        "haven_shield_queue_length",
+        "haven_shield_serving_counter",
+        "haven_shield_active_passes",
+        "haven_shield_admission_rate",
+        "haven_shield_eta_error_median",
+        "haven_shield_limit",
+        "haven_shield_in_flight",
+        "haven_shield_store_degraded",
+        "haven_shield_sheds_total",
+    ):
+        assert name in metrics, name
+
+
+def test_several_workers_need_a_shared_room(tmp_path: Path) -> None:
+    from haven.settings import SettingsError
+    from tests.conftest import make_settings
+
+    with pytest.raises(SettingsError, match="HAVEN_REDIS_URL"):
+        make_settings(tmp_path, HAVEN_WORKERS="2")
+    assert make_settings(tmp_path, HAVEN_WORKERS="2", HAVEN_SHIELD="false").workers == 2
+
+
+async def test_the_waiting_page_answers_head_and_refuses_post(haven: Haven) -> None:
+    async with browser(haven) as client:
+        assert (await client.head("/en/waiting-room")).status_code == 200
+        assert (await client.post("/en/waiting-room")).status_code == 405
+
+
+async def test_next_never_leads_off_site(haven: Haven) -> None:
+    await queueing(haven)
+    async with browser(haven) as client:
+        page = (await client.get("/en/waiting-room?next=//evil.example/x")).text
+    assert "evil.example" not in page

@@ -1,0 +1,317 @@
+"""The waiting room with an injected clock: order, one place per account, lapses, passes, no-shows,
+the event draw, the ETA and the safety net. The room's logic runs on both stores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from haven.shield.room import Room, RoomSettings
+from haven.shield.shuffle import Shuffle
+from haven.shield.store import RoomState, Store, StoreUnavailable
+from haven.shield.store.memory import MemoryStore
+from haven.shield.tokens import Signer, Ticket
+
+START = 1_800_000_000.0
+
+
+@dataclass
+class Origin:
+    """The limiter as the room sees it."""
+
+    busy: bool = False
+    load: float = 0.5
+
+    def at_capacity(self) -> bool:
+        return self.busy
+
+    def utilization(self) -> float:
+        return self.load
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_room(store: Store, clock: Clock, *, origin: Origin | None = None, **settings: float) -> Room:
+    return Room(store, Signer(["s" * 40]), origin or Origin(), RoomSettings(**settings), now=clock)  # type: ignore[arg-type]
+
+
+async def tick(room: Room, clock: Clock, seconds: float = 1.0, times: int = 1) -> None:
+    for _ in range(times):
+        clock.now += seconds
+        await room.tick()
+
+
+async def queueing_room(store: Store, clock: Clock, **settings: float) -> Room:
+    """A room that has just started queueing (it drains and stops once nobody waits)."""
+    room = make_room(store, clock, origin=None, **settings)
+    await store.configure(room.name, queueing=True)
+    room.state = await store.state(room.name, clock(), room.settings.ticket_ttl)
+    return room
+
+
+async def test_an_idle_room_lets_everyone_in_and_a_busy_origin_starts_the_queue(store: Store) -> None:
+    clock, origin = Clock(), Origin()
+    room = make_room(store, clock, origin=origin)
+    await room.tick()
+    assert room.admits_directly()
+    origin.busy = True
+    await tick(room, clock)
+    assert not room.admits_directly()
+    assert room.state.queueing
+
+
+async def test_the_queue_switches_itself_off_once_drained_and_healthy(store: Store) -> None:
+    clock, origin = Clock(), Origin(busy=True)
+    room = make_room(store, clock, origin=origin, start_rate=5)
+    await room.tick()
+    ticket, _ = await room.join("")
+    origin.busy = False
+    await tick(room, clock)  # the line moves: ticket 1 is reached
+    assert await room.claim(ticket) is not None
+    await tick(room, clock)
+    assert room.admits_directly()
+
+
+async def test_people_are_let_in_first_come_first_served(store: Store) -> None:
+    clock = Clock()
+    room = await queueing_room(store, clock, start_rate=1, max_rate=1)
+    tickets = [(await room.join(""))[0] for _ in range(5)]
+    assert [t.number for t in tickets] == [1, 2, 3, 4, 5]
+    reached_order = []
+    for _ in range(8):
+        await tick(room, clock)
+        for ticket in tickets:
+            if ticket.number not in reached_order and (await room.place(ticket)).reached:
+                reached_order.append(ticket.number)
+                assert await room.claim(ticket) is not None
+    assert reached_order == [1, 2, 3, 4, 5]
+
+
+async def test_a_ticket_cannot_claim_before_its_turn(store: Store) -> None:
+    clock = Clock()
+    room = await queueing_room(store, clock)
+    first, _ = await room.join("")
+    second, _ = await room.join("")
+    await store.advance(room.name, 1)
+    await tick(room, clock, 0.0001)
+    assert await room.claim(second) is None
+    assert await room.claim(first) is not None
+
+
+async def test_a_signed_in_account_holds_one_place(store: Store) -> None:
+    clock = Clock()
+    room = await queueing_room(store, clock)
+    laptop, _ = await room.join("account-7")
+    await room.join("account-8")
+    phone, _ = await room.join("account-7")
+    assert phone.number == laptop.number == 1
+    anonymous, _ = await room.join("")
+    assert anonymous.number == 3
+
+
+async def test_a_place_that_stops_checking_in_lapses(store: Store) -> None:
+    clock = Clock()
+    room = await queueing_room(store, clock, ticket_ttl=60, start_rate=0.5, min_rate=0.5, max_rate=0.5)
+    kept, _ = await room.join("")
+    left, _ = await room.join("")
+    for _ in range(3):
+        clock.now += 30
+        assert not (await room.place(kept)).lapsed
+    place = await room.place(left)
+    assert place.lapsed
+    await room.tick()
+    assert room.state.lapsed == 1
+    assert room.state.waiting == 1
+
+
+async def test_passes_are_renewed_by_activity_not_at_every_request() -> None:
+    clock = Clock()
+    room = make_room(MemoryStore(), clock, pass_seconds=600, renew_after=60)
+    granted, _ = await room.grant()
+    clock.now += 30
+    assert await room.renew(granted) is None  # fresh enough: no new cookie
+    clock.now += 40
+    renewed = await room.renew(granted)
+    assert renewed is not None
+    assert renewed[0].expires == clock.now + 600
+    assert renewed[0].pass_id == granted.pass_id
+    token = renewed[1]
+    clock.now += 599
+    assert room.read_pass(token).pass_id == granted.pass_id
+    clock.now += 2
+    with pytest.raises(ValueError, match="expired"):
+        room.read_pass(token)
+
+
+async def test_no_shows_are_measured_and_the_line_moves_faster_for_them() -> None:
+    clock, store = Clock(), MemoryStore()
+    room = await queueing_room(store, clock, start_rate=4, min_rate=4, max_rate=4)
+    tickets = [(await room.join(""))[0] for _ in range(400)]
+    claimed: set[int] = set()
+    for _ in range(45):
+        await tick(room, clock)
+        for ticket in tickets:
+            # Every other visitor left the queue and never comes back.
+            wanted = ticket.number % 2 == 0 and ticket.number not in claimed
+            if wanted and (await room.place(ticket)).reached:
+                assert await room.claim(ticket) is not None
+                claimed.add(ticket.number)
+    assert room.no_show == pytest.approx(0.5, abs=0.15)
+    # Admissions keep to the rate the controller set (4 a second) despite the no-shows.
+    before_claims, before_time = len(claimed), clock.now
+    for _ in range(20):
+        await tick(room, clock)
+        for ticket in tickets:
+            if ticket.number % 2 == 0 and ticket.number not in claimed and (await room.place(ticket)).reached:
+                assert await room.claim(ticket) is not None
+                claimed.add(ticket.number)
+    admitted_per_second = (len(claimed) - before_claims) / (clock.now - before_time)
+    assert admitted_per_second == pytest.approx(4, rel=0.3)
+
+
+async def claim_reached(room: Room, tickets: list[Ticket], claimed: set[int]) -> list[int]:
+    """Claim every reached ticket, as visitors who keep their page open do; the numbers, in the
+    order of their places."""
+    reached = [t for t in tickets if t.number not in claimed and (await room.place(t)).reached]
+    reached.sort(key=lambda t: room.effective(t.number))
+    for ticket in reached:
+        assert await room.claim(ticket) is not None
+        claimed.add(ticket.number)
+    return [t.number for t in reached]
+
+
+async def test_the_eta_is_a_range_around_the_measured_speed_and_its_error_is_recorded() -> None:
+    clock, store = Clock(), MemoryStore()
+    room = await queueing_room(store, clock, start_rate=2, min_rate=2, max_rate=2)
+    tickets = [(await room.join(""))[0] for _ in range(200)]
+    claimed: set[int] = set()
+    for _ in range(15):
+        await tick(room, clock)
+        await claim_reached(room, tickets, claimed)
+    assert room.speed == pytest.approx(2, rel=0.2)
+    ahead = tickets[-1].number - room.state.serving
+    place = await room.place(tickets[-1])
+    assert place.position == ahead
+    assert place.eta_low == pytest.approx(ahead / (room.speed * 1.25))
+    assert place.eta_low < ahead / 2 < place.eta_high
+    late, _ = await room.join("")
+    now_place = await room.place(late)
+    assert late.predicted == pytest.approx((now_place.eta_low + now_place.eta_high) / 2, abs=1)
+    tickets.append(late)
+    while late.number not in claimed:
+        await tick(room, clock)
+        await claim_reached(room, tickets, claimed)
+    assert 0 <= room.eta_error() < 0.25
+
+
+async def test_a_paused_room_lets_nobody_in_and_says_it_cannot_estimate(store: Store) -> None:
+    clock = Clock()
+    room = await queueing_room(store, clock)
+    ticket, _ = await room.join("")
+    await store.configure(room.name, mode="paused")
+    await tick(room, clock, times=5)
+    place = await room.place(ticket)
+    assert not place.reached
+    assert place.eta_high == -1
+
+
+async def test_a_fixed_rate_is_shared_by_all_workers(store: Store) -> None:
+    clock = Clock()
+    workers = [make_room(store, clock) for _ in range(3)]
+    for _ in range(100):
+        await workers[0].join("")
+    await store.configure(workers[0].name, mode="rate", rate=5)
+    for _ in range(10):
+        clock.now += 1
+        for worker in workers:
+            await worker.tick()
+    assert workers[0].state.serving == pytest.approx(45, abs=5)  # 5 a second in total, not 15
+
+
+async def test_opening_the_gates_lets_everyone_waiting_in(store: Store) -> None:
+    clock = Clock()
+    room = await queueing_room(store, clock)
+    tickets = [(await room.join(""))[0] for _ in range(50)]
+    await store.configure(room.name, mode="open")
+    await tick(room, clock)
+    assert room.admits_directly()
+    assert all([(await room.place(t)).reached for t in tickets])
+
+
+async def test_an_event_draws_the_prequeue_from_its_seed_then_serves_late_arrivals_in_order(
+    store: Store,
+) -> None:
+    clock = Clock()
+    room = make_room(store, clock, start_rate=3, min_rate=3, max_rate=3)
+    await store.configure(room.name, mode="event", event_start=START + 60, event_seed="audit-me")
+    await room.tick()
+    assert not room.admits_directly()
+    early = [(await room.join(""))[0] for _ in range(20)]
+    place = await room.place(early[0])
+    assert place.opens_at == START + 60
+    assert place.position == 0  # no order before the draw
+    await tick(room, clock, 1, times=60)  # the start
+    assert room.state.prequeue == 20
+    assert room.state.serving <= 3
+    late = [(await room.join(""))[0] for _ in range(5)]
+    admitted: list[int] = []
+    claimed: set[int] = set()
+    for _ in range(12):
+        await tick(room, clock)
+        admitted += await claim_reached(room, [*early, *late], claimed)
+    assert admitted == [*Shuffle("audit-me", 20).order(), 21, 22, 23, 24, 25]
+    assert admitted[:20] != list(range(1, 21))
+    await tick(room, clock, times=2)
+    assert room.state.mode == "auto"  # drained: back to the safety net
+
+
+class Broken:
+    """A store that can be switched off: every call then raises ``StoreUnavailable``."""
+
+    name = "broken"
+
+    def __init__(self) -> None:
+        self.inner = MemoryStore()
+        self.down = False
+
+    def __getattr__(self, name: str) -> object:
+        method = getattr(self.inner, name)
+
+        async def call(*args: object, **kwargs: object) -> object:
+            if self.down:
+                raise StoreUnavailable("down")
+            return await method(*args, **kwargs)
+
+        return call
+
+
+async def test_without_its_store_a_worker_runs_a_room_of_its_own_and_comes_back() -> None:
+    clock, store = Clock(), Broken()
+    room = make_room(store, clock)  # type: ignore[arg-type]
+    await store.inner.configure(room.name, queueing=True)
+    await room.tick()
+    shared_ticket, _ = await room.join("")
+    store.down = True
+    await tick(room, clock)
+    assert room.degraded
+    local_ticket, token = await room.join("")
+    assert local_ticket.room != "main"  # a place in this process's own line
+    assert room.read_ticket(token).number == local_ticket.number
+    store.down = False
+    await tick(room, clock)
+    assert room.name == "main"  # back in the shared line
+    with pytest.raises(ValueError, match="foreign"):
+        room.read_ticket(token)  # places of the fallback line are not places in the shared one
+    assert isinstance(shared_ticket, Ticket)
+
+
+def test_room_state_defaults_describe_an_idle_room() -> None:
+    state = RoomState(issued=0, serving=0, waiting=0, passes=0, claimed=0, lapsed=0)
+    assert (state.mode, state.queueing, state.prequeue) == ("auto", False, -1)
