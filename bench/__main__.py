@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from bench import accounts, checker, content
+from bench import accounts, checker, content, room_memory, shield
 
 if __name__ == "__main__":
     content.main([])
     checker.main([])
     accounts.main([])
+    shield.main([])
+    room_memory.main([])

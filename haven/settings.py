@@ -161,6 +161,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "rate_per_address": _int_between(1, 1_000_000),
     "rate_per_visitor": _int_between(1, 1_000_000),
     "joins_per_address": _int_between(1, 1_000_000),
+    "join_work": _int_between(0, 24),
 }
 
 
@@ -245,6 +246,12 @@ class Settings:
     rate_per_visitor: int = _setting(240, "Requests allowed per admitted visitor per minute, per worker.")
     joins_per_address: int = _setting(
         120, "New places in the queue allowed per client address per minute, per worker."
+    )
+
+    join_work: int = _setting(
+        0,
+        "Proof-of-work to join the queue, in bits (0: off; 16 costs a browser about a second). "
+        "Needs JavaScript and HTTPS; see the README before turning it on.",
     )
 
     @property

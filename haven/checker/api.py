@@ -19,7 +19,18 @@ from haven.web.clock import Clock
 router = APIRouter(
     prefix="/api/v1",
     tags=["checker"],
-    responses={400: {"model": schemas.ErrorOut, "description": "The body is not JSON (or not UTF-8)."}},
+    responses={
+        400: {"model": schemas.ErrorOut, "description": "The body is not JSON (or not UTF-8)."},
+        # Answered by the shield in front of the API, not by these routes: honour Retry-After.
+        429: {
+            "model": schemas.ErrorOut,
+            "description": "Too many requests from this client: see Retry-After.",
+        },
+        503: {
+            "model": schemas.ErrorOut,
+            "description": "Haven is busy: try again after Retry-After seconds.",
+        },
+    },
 )
 
 

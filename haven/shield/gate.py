@@ -29,6 +29,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Final
 from urllib.parse import parse_qs
 
@@ -58,6 +59,7 @@ from haven.shield.ratelimits import ClientLimits
 from haven.shield.room import Place, Room, RoomSettings
 from haven.shield.store import Store, StoreUnavailable
 from haven.shield.tokens import Pass, Refused, Signer, Ticket
+from haven.shield.work import Work
 from haven.web.asgi import Message, Receive, Scope, Send
 from haven.web.i18n import Language
 from haven.web.pagecache import NO_STORE, SECURITY_HEADERS
@@ -75,6 +77,14 @@ PASSWORD_ROUTES: Final = frozenset(
     path for key in ("sign_up", "sign_in", "reset") for path in ACCOUNT_PATHS[key].values()
 )
 App = Callable[[Scope, Receive, Send], Awaitable[int]]
+# The API's own error shape (``ErrorOut`` in its OpenAPI document), so clients parse one format.
+BUSY_JSON: Final = (
+    b'{"error": {"status": 503, "message": "Haven is busy. Try again after the seconds in Retry-After."}}'
+)
+TOO_MANY_JSON: Final = (
+    b'{"error": {"status": 429, "message": "Too many requests from this client. Try again after the '
+    b'seconds in Retry-After."}}'
+)
 
 
 def cost_of(method: str, path: str) -> float:
@@ -123,7 +133,8 @@ class Shield:
             pass_seconds=settings.pass_minutes * 60.0,
         )
         self.room = Room(store, self.signer, self.limiter, room_settings, now=now)
-        self.pages = WaitingPages(site, self.room.settings.ticket_ttl)
+        self.pages = WaitingPages(site, self.room.settings.ticket_ttl, settings.join_work)
+        self.work = Work(self.signer, room_settings.name, settings.join_work, now)
         self.limits = ClientLimits(settings)
         self.busy_page = site.busy
         self.refused: dict[tuple[str, str], int] = {}  # (cookie, reason) -> count
@@ -238,12 +249,14 @@ class Shield:
             cookie_headers.append(new_cookie)
         if isinstance(place, int):
             return await self._too_many(scope, send)
-        view = self._view(place, target)
+        view = replace(place, next=target) if isinstance(place, View) else self._view(place, target)
         return await self._send_page(scope, send, language_of(path), view, cookie_headers)
 
     async def _place(
         self, scope: Scope, cookies: dict[str, str], ticket: Ticket | None
-    ) -> tuple[Place | int, tuple[bytes, bytes] | None]:
+    ) -> tuple[Place | int | View, tuple[bytes, bytes] | None]:
+        """The visitor's place, joining when they have none: or 429 (too many joins from their
+        address), or the proof-of-work page when the room asks for one and it was not done."""
         room = self.room
         if ticket is not None:
             place = await room.place(ticket)
@@ -251,6 +264,10 @@ class Shield:
                 return place, None
         if not await self.limits.allow_join(self._address(scope)):
             return 429, None
+        if self.work.bits:
+            answer = parse_qs(scope["query_string"].decode("latin-1")).get("work", [""])[0]
+            if not self.work.check(answer):
+                return View("working", challenge=self.work.challenge()), None
         holder = unsign(cookies.get(HOLDER_COOKIE), self.settings.secret_key, HOLDER_COOKIE) or ""
         ticket, token = await room.join(holder)
         place = await room.place(ticket)
@@ -306,7 +323,7 @@ class Shield:
 
     async def _busy(self, scope: Scope, send: Send, retry_after: int) -> int:
         if scope["path"].startswith("/api/"):
-            body = b'{"detail": "Haven is busy. Try again after the number of seconds in Retry-After."}'
+            body = BUSY_JSON
             content_type = b"application/json"
         else:
             body = self.busy_page.body
@@ -318,7 +335,7 @@ class Shield:
         self.sheds["rate"] = self.sheds.get("rate", 0) + 1
         retry = self.limits.retry_after
         if scope["path"].startswith("/api/") or scope["path"] == STATUS_PATH:
-            body = b'{"detail": "Too many requests from this client. Try again after Retry-After seconds."}'
+            body = TOO_MANY_JSON
             content_type = b"application/json"
         else:
             body = self.pages.too_many()
@@ -370,7 +387,8 @@ class Shield:
             return await self._too_many(scope, send)
         if new_cookie is not None:
             cookie_headers.append(new_cookie)
-        return await self._send_page(scope, send, lang, self._view(place, target), cookie_headers)
+        view = replace(place, next=target) if isinstance(place, View) else self._view(place, target)
+        return await self._send_page(scope, send, lang, view, cookie_headers)
 
     async def _status(self, scope: Scope, send: Send) -> int:
         """The JSON status: read-only but for the check-in that keeps the place alive."""

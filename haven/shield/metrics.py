@@ -61,6 +61,8 @@ class ShieldExporter(Collector):
             "in_flight", "Requests past the limiter and not finished (cost units).", limiter.in_flight
         )
         yield gauge("limiter_queue", "Requests waiting in the limiter's short queue.", limiter.queued)
+        yield counter("work_solved", "Proofs of work accepted to join the queue.", shield.work.solved)
+        yield counter("work_refused", "Proofs of work missing, wrong, stale or reused.", shield.work.refused)
         sheds = CounterMetricFamily("haven_shield_sheds", "Requests shed, by reason.", labels=["reason"])
         for reason, count in sorted({**limiter.sheds, **shield.sheds}.items()):
             sheds.add_metric([reason], count)

@@ -26,7 +26,7 @@ from haven.content.site import Site, render_bilingual
 from haven.web.clock import OTTAWA
 from haven.web.i18n import LANGUAGES, OTHER, Language
 
-State = Literal["waiting", "your-turn", "before-opening", "lapsed", "not-queueing"]
+State = Literal["waiting", "your-turn", "before-opening", "lapsed", "not-queueing", "working"]
 WAITING_PATHS: Final[dict[str, Language | None]] = {
     "/waiting-room": None,
     "/en/waiting-room": "en",
@@ -37,6 +37,7 @@ STATUS_PATH: Final = "/api/v1/waiting-room"
 # Markers in the pre-rendered waiting pages: plain letters, untouched by HTML escaping and URL quoting.
 NEXT_RAW: Final = "HAVENMARKNEXTRAW"
 NEXT_QUOTED: Final = "HAVENMARKNEXTQUOTED"
+CHALLENGE: Final = "HAVENMARKCHALLENGE"
 SUMMARY: Final[dict[Language, str]] = {lang: f"HAVENMARKSUMMARY{lang.upper()}" for lang in LANGUAGES}
 MIN_POLL: Final = 5.0  # seconds between checks at the front of the line
 MAX_POLL: Final = 60.0  # and far back: a million people polling every 5 s would be 200k requests/s
@@ -52,6 +53,7 @@ class View:
     eta_high: float = -1.0
     opens_at: float = 0.0  # wall clock
     next: str = ""  # where the visitor was going
+    challenge: str = ""  # "working": the proof-of-work to do before joining
 
     def check_again(self, speed: float) -> float:
         """Seconds before the next check: short near the front, longer far back; never in step
@@ -109,6 +111,8 @@ def texts(view: View, gettext: Callable[[str], str], lang: Language) -> dict[str
         out["opens"] = local.strftime("%H:%M") if lang == "en" else local.strftime("%H h %M")
     if view.state == "your-turn":
         out["summary"] = _("It is your turn. You can continue to Haven now.")
+    elif view.state == "working":
+        out["summary"] = _("Your browser is getting your place in the queue. This takes a few seconds.")
     elif view.state == "before-opening":
         out["summary"] = _(
             "The service opens at {time}, Ottawa time. Your place will be drawn at random then."
@@ -129,10 +133,11 @@ def texts(view: View, gettext: Callable[[str], str], lang: Language) -> dict[str
 
 
 class WaitingPages:
-    def __init__(self, site: Site, ticket_ttl: float) -> None:
+    def __init__(self, site: Site, ticket_ttl: float, work_bits: int = 0) -> None:
         self.site = site
         self.renderer = site.renderer
         self.keep_minutes = max(1, int(ticket_ttl // 60))
+        self.work_bits = work_bits
         self._too_many = render_bilingual(self.renderer, "too_many", noindex=True).encode()
         self._skeletons: dict[tuple[Language | None, State, bool], str] = {}
 
@@ -149,17 +154,19 @@ class WaitingPages:
         if skeleton is None:
             skeleton = self._skeletons[key] = self._render(lang, view.state, bool(view.next))
         html = skeleton.replace(NEXT_QUOTED, quote(view.next, safe="/")).replace(NEXT_RAW, escape(view.next))
+        html = html.replace(CHALLENGE, escape(view.challenge))
         for column in LANGUAGES if lang is None else (lang,):
             words = texts(view, self.renderer.gettext(column), column)
             html = html.replace(SUMMARY[column], escape(words["summary"]))
         return html.encode()
 
     def _render(self, lang: Language | None, state: State, has_next: bool) -> str:
-        view = View(state, next=NEXT_RAW if has_next else "")
+        view = View(state, next=NEXT_RAW if has_next else "", challenge=CHALLENGE)
         query = f"?next={NEXT_QUOTED}" if has_next else ""
         context: dict[str, Any] = {
             "view": view,
             "keep_minutes": self.keep_minutes,
+            "work_bits": self.work_bits,
             "noindex": True,
             "description": "",
             "canonical": None,
@@ -171,7 +178,12 @@ class WaitingPages:
                 self.renderer,
                 "waiting",
                 page="shield/waiting_bilingual.html",
-                column_context={"view": view, "keep_minutes": self.keep_minutes, "texts": columns},
+                column_context={
+                    "view": view,
+                    "keep_minutes": self.keep_minutes,
+                    "work_bits": self.work_bits,
+                    "texts": columns,
+                },
                 **context,
             )
         return self.renderer.render(
@@ -195,6 +207,8 @@ class WaitingPages:
             return _("It is your turn")
         if view.state == "not-queueing":
             return _("There is no queue right now")
+        if view.state == "working":
+            return _("Getting your place in the queue")
         return _("You are in the queue for Haven")
 
     def status(self, view: View, speed: float) -> bytes:

@@ -14,6 +14,10 @@
   if (state === "your-turn" || state === "not-queueing") {
     return;
   }
+  if (state === "working") {
+    work(first);
+    return;
+  }
 
   // Spread everyone's checks out: the server suggests when, and each page adds its own jitter.
   function later(seconds) {
@@ -59,6 +63,45 @@
       .catch(function () {
         later(30); // offline for a moment: keep the place, try again
       });
+  }
+
+  // The proof-of-work some rooms ask before giving a place (HAVEN_JOIN_WORK): find a number such that
+  // SHA-256("challenge:number") starts with the asked number of zero bits, then join with it.
+  function zeroBits(bytes) {
+    var bits = 0;
+    for (var i = 0; i < bytes.length; i++) {
+      if (bytes[i] === 0) {
+        bits += 8;
+        continue;
+      }
+      return bits + Math.clz32(bytes[i]) - 24;
+    }
+    return bits;
+  }
+
+  function work(region) {
+    var challenge = region.getAttribute("data-challenge");
+    var bits = parseInt(region.getAttribute("data-bits"), 10);
+    var join = region.getAttribute("data-join");
+    var goingTo = region.getAttribute("data-next");
+    if (!window.crypto || !window.crypto.subtle || !window.TextEncoder) {
+      return; // not a secure page: the text on the page says what to do
+    }
+    var encoder = new TextEncoder();
+    var number = 0;
+    function attempt() {
+      var text = challenge + ":" + number;
+      return window.crypto.subtle.digest("SHA-256", encoder.encode(text)).then(function (digest) {
+        if (zeroBits(new Uint8Array(digest)) >= bits) {
+          var query = (goingTo ? "next=" + encodeURIComponent(goingTo) + "&" : "") + "work=" + encodeURIComponent(text);
+          window.location.replace(join + "?" + query);
+          return null;
+        }
+        number += 1;
+        return attempt();
+      });
+    }
+    attempt();
   }
 
   later(parseFloat(first.getAttribute("data-check-again") || "5"));

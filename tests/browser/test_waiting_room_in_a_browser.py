@@ -91,3 +91,19 @@ def test_the_script_checks_the_place_and_goes_in_when_it_is_time(
     assert_accessible(page)
     context.close()
     steer(server, var_dir, {"action": "pause"})
+
+
+def test_the_browser_does_the_proof_of_work_and_gets_a_place(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    var_dir = tmp_path_factory.mktemp("work-var")
+    with start_server(var_dir, HAVEN_LOG_LEVEL="warning", HAVEN_JOIN_WORK="12") as server:
+        steer(server, var_dir, {"action": "pause"})
+        context = browser.new_context(bypass_csp=True)
+        page = context.new_page()
+        page.goto(server.base_url + "/en/account/sign-up")
+        # The page asks the browser for the work, which takes it on to its place by itself.
+        expect(page.locator("h1")).to_have_text("You are in the queue for Haven", timeout=30_000)
+        assert "queue: 1." in status_text(page)
+        assert_accessible(page)
+        context.close()

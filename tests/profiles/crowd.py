@@ -7,6 +7,7 @@ written in large transactions, so that thousands are ready in seconds."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ from haven.db import Database, create_engine, utcnow
 from haven.profiles.models import Profile
 from haven.profiles.sections import BY_KEY, job_reading
 from haven.profiles.service import Profiles
+from haven.shield.gate import PASS_COOKIE
+from haven.shield.tokens import Pass, Signer
 from haven.web.personal import CSRF_COOKIE, SESSION_COOKIE
 from haven.web.security import new_token, sign, token_hash
 from tests.profiles.filling import ANSWERS, JOB
@@ -63,6 +66,7 @@ async def prepare(
     profiles = Profiles(database, settings)
     password_hash = Passwords.from_settings(settings).hasher.hash(PASSWORD)
     submitters: list[Submitter] = []
+    passes = Signer([settings.secret_key])
     template: Profile | None = None
     try:
         for start in range(0, count, BATCH):
@@ -78,6 +82,11 @@ async def prepare(
                         cookies={
                             SESSION_COOKIE: sign(session_id, settings.secret_key, SESSION_COOKIE),
                             CSRF_COOKIE: sign(csrf, settings.secret_key, CSRF_COOKIE),
+                            # They filled in their profiles on the site, so the waiting room let
+                            # them in: they hold a pass, as such an applicant would.
+                            PASS_COOKIE: passes.pass_(
+                                Pass(settings.room, new_token()[:12], time.time(), time.time() + 3 * 3600)
+                            ),
                         },
                         csrf=csrf,
                         submit_key=new_token(),

@@ -192,7 +192,7 @@ async def test_one_client_sending_too_much_gets_429_with_retry_after(app: Haven,
     assert statuses[:5] == [200] * 5
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) > 0
-    assert "Retry-After" in refused.json()["detail"]
+    assert "Retry-After" in refused.json()["error"]["message"]
     async with browser(haven, "198.51.100.99") as neighbour:  # another address is not affected
         assert (await neighbour.post("/api/v1/crs", json={})).status_code == 200
 

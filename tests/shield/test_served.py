@@ -70,6 +70,7 @@ def test_the_shield_queues_admits_and_recovers_in_a_real_server(
 
         status = haven_room(server, var_dir, "pause", **env)
         assert status["mode"] == "paused"
+        time.sleep(1.5)  # every worker reads the room once a second
         first, second = httpx.Cookies(), httpx.Cookies()
         assert place(fresh_visit(server, first)) == 1
         assert place(fresh_visit(server, second)) == 2
