@@ -73,7 +73,7 @@ def parse_action(body: bytes) -> dict[str, Any]:
     """Checked changes for ``Store.configure`` from a request body; ``AdminError`` names the field."""
     try:
         data = json.loads(body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise AdminError("body", "must be a JSON object") from None
     if not isinstance(data, dict):
         raise AdminError("body", "must be a JSON object")

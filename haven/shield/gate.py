@@ -181,6 +181,8 @@ class Shield:
             if not await self.limits.allow_address(address):
                 return await self._too_many(scope, send)
             return await self._through(scope, receive, send, app, Priority.SHEDDABLE, PAGE_COST, [])
+        if not await self.limits.allow_address(address):
+            return await self._too_many(scope, send)
         cookies = read_cookies(scope)
         cookie_headers: list[tuple[bytes, bytes]] = []
         current = self._pass(cookies)
@@ -191,8 +193,6 @@ class Shield:
             if not await self.limits.allow_visitor(current.pass_id):
                 return await self._too_many(scope, send)
         else:
-            if not await self.limits.allow_address(address):
-                return await self._too_many(scope, send)
             answered = await self._admit(scope, send, cookies, cookie_headers)
             if answered:
                 return answered
@@ -231,6 +231,10 @@ class Shield:
         answer with the waiting page (the status sent)."""
         room = self.room
         if room.admits_directly():
+            # A new pass is a new place in, whether or not anyone queues: the same allowance per
+            # address, so that nobody stockpiles passes while the room is idle.
+            if not await self.limits.allow_join(self._address(scope)):
+                return await self._too_many(scope, send)
             _, token = await room.grant()
             cookie_headers.append(self._cookie(scope, PASS_COOKIE, token, self._pass_age()))
             return 0
@@ -262,12 +266,14 @@ class Shield:
             place = await room.place(ticket)
             if not place.lapsed:
                 return place, None
-        if not await self.limits.allow_join(self._address(scope)):
-            return 429, None
+        if scope["method"] == "HEAD":  # a look, not a visit: no place is taken
+            return View("lapsed"), None
         if self.work.bits:
             answer = parse_qs(scope["query_string"].decode("latin-1")).get("work", [""])[0]
             if not self.work.check(answer):
                 return View("working", challenge=self.work.challenge()), None
+        if not await self.limits.allow_join(self._address(scope)):
+            return 429, None
         holder = unsign(cookies.get(HOLDER_COOKIE), self.settings.secret_key, HOLDER_COOKIE) or ""
         ticket, token = await room.join(holder)
         place = await room.place(ticket)
@@ -357,8 +363,8 @@ class Shield:
         extra = [*cookie_headers, (b"x-robots-tag", b"noindex")]
         if status == 503:
             extra.append((b"retry-after", str(int(view.check_again(self.room.speed)) or 5).encode()))
-        body = b"" if scope["method"] == "HEAD" else self.pages.page(lang, view)
-        await _send(send, status, body, b"text/html; charset=utf-8", extra)
+        body = self.pages.page(lang, view, self.room.speed)
+        await _send(send, status, body, b"text/html; charset=utf-8", extra, head=scope["method"] == "HEAD")
         return status
 
     async def _waiting_room(self, scope: Scope, send: Send, lang: Language | None) -> int:
@@ -406,7 +412,7 @@ class Shield:
         else:
             view = self._view(await self.room.place(ticket), "")
         body = self.pages.status(view, self.room.speed)
-        await _send(send, 200, body, b"application/json", [])
+        await _send(send, 200, body, b"application/json", [], head=scope["method"] == "HEAD")
         return 200
 
     async def _admin(self, scope: Scope, receive: Receive, send: Send) -> int:
@@ -481,8 +487,15 @@ class Shield:
 
 
 async def _send(
-    send: Send, status: int, body: bytes, content_type: bytes, extra: list[tuple[bytes, bytes]]
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    extra: list[tuple[bytes, bytes]],
+    *,
+    head: bool = False,
 ) -> None:
+    """A finished answer; for HEAD, the headers of the GET (its length included) and no body."""
     headers = [
         (b"content-type", content_type),
         (b"content-length", str(len(body)).encode()),
@@ -491,4 +504,4 @@ async def _send(
         *SECURITY_HEADERS,
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": b"" if head else body})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ STATUS_PATH: Final = "/api/v1/waiting-room"
 NEXT_RAW: Final = "HAVENMARKNEXTRAW"
 NEXT_QUOTED: Final = "HAVENMARKNEXTQUOTED"
 CHALLENGE: Final = "HAVENMARKCHALLENGE"
+CHECK_AGAIN: Final = "HAVENMARKCHECKAGAIN"
 SUMMARY: Final[dict[Language, str]] = {lang: f"HAVENMARKSUMMARY{lang.upper()}" for lang in LANGUAGES}
 MIN_POLL: Final = 5.0  # seconds between checks at the front of the line
 MAX_POLL: Final = 60.0  # and far back: a million people polling every 5 s would be 200k requests/s
@@ -55,11 +57,18 @@ class View:
     next: str = ""  # where the visitor was going
     challenge: str = ""  # "working": the proof-of-work to do before joining
 
-    def check_again(self, speed: float) -> float:
+    def check_again(self, speed: float, now: float | None = None) -> float:
         """Seconds before the next check: short near the front, longer far back; never in step
-        with everyone else (the script adds its own jitter as well)."""
-        if self.state != "waiting" or speed <= 0:
+        with everyone else (the script adds its own jitter as well). Where the line does not move
+        (paused, or before an event opens) people check rarely, however near the front: a million
+        of them checking every few seconds would be a flash crowd of its own."""
+        if self.state == "before-opening":
+            until = self.opens_at - (time.time() if now is None else now)
+            base = min(MAX_POLL, max(MIN_POLL, until))
+        elif self.state != "waiting":
             base = MIN_POLL * 2
+        elif speed < 1e-3:
+            base = MAX_POLL / 2 if self.position <= 100 else MAX_POLL
         else:
             base = min(MAX_POLL, max(MIN_POLL, self.position / speed / 10))
         return round(base * random.uniform(0.8, 1.2), 1)  # noqa: S311 - jitter, not a secret
@@ -145,7 +154,7 @@ class WaitingPages:
         """The 429 page: bilingual, the same for everyone, rendered once."""
         return self._too_many
 
-    def page(self, lang: Language | None, view: View) -> bytes:
+    def page(self, lang: Language | None, view: View, speed: float = 0.0) -> bytes:
         """The waiting page for one visitor. Rendering a template per request would make the
         waiting page the costliest thing a crowd can ask for, so each (language, state) is rendered
         once with markers, and a request only puts its own words and address in."""
@@ -154,7 +163,9 @@ class WaitingPages:
         if skeleton is None:
             skeleton = self._skeletons[key] = self._render(lang, view.state, bool(view.next))
         html = skeleton.replace(NEXT_QUOTED, quote(view.next, safe="/")).replace(NEXT_RAW, escape(view.next))
-        html = html.replace(CHALLENGE, escape(view.challenge))
+        html = html.replace(CHALLENGE, escape(view.challenge)).replace(
+            CHECK_AGAIN, str(view.check_again(speed))
+        )
         for column in LANGUAGES if lang is None else (lang,):
             words = texts(view, self.renderer.gettext(column), column)
             html = html.replace(SUMMARY[column], escape(words["summary"]))
@@ -167,6 +178,7 @@ class WaitingPages:
             "view": view,
             "keep_minutes": self.keep_minutes,
             "work_bits": self.work_bits,
+            "check_again": CHECK_AGAIN,
             "noindex": True,
             "description": "",
             "canonical": None,
@@ -182,6 +194,7 @@ class WaitingPages:
                     "view": view,
                     "keep_minutes": self.keep_minutes,
                     "work_bits": self.work_bits,
+                    "check_again": CHECK_AGAIN,
                     "texts": columns,
                 },
                 **context,

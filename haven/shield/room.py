@@ -46,7 +46,11 @@ MAX_NO_SHOW: Final = 0.8  # never move the counter more than 5× the admission r
 ETA_FAST: Final = 1.25  # the low end of the ETA range: the line speeds up by a quarter
 ETA_SLOW: Final = 0.75  # the high end: the line slows down to three quarters
 NO_SHOW_WINDOW: Final = 30  # ticks of history behind the no-show rate
-CLAIM_LAG: Final = 5  # ticks a reached visitor may take to claim before counting as a no-show
+# Ticks a reached visitor may take to claim before counting as a no-show: the page near the front
+# checks every 5 s (±20 %, plus the script's own jitter), then loads the page it was going to.
+CLAIM_LAG: Final = 15
+DRAIN_TICKS: Final = 5  # ticks in a row with nobody waiting before the safety net switches off
+STILL: Final = 1e-3  # tickets per second under which the line counts as not moving
 
 
 class Health(Protocol):
@@ -112,6 +116,8 @@ class Room:
         self._history: deque[tuple[float, int, int]] = deque(maxlen=NO_SHOW_WINDOW + CLAIM_LAG + 1)
         self._last_tick = 0.0
         self._shuffle: Shuffle | None = None
+        self._shuffle_key: tuple[str, int] = ("", 0)
+        self._drained = 0  # ticks in a row with nobody waiting
 
     # The store, with a fallback ------------------------------------------------------------------
 
@@ -163,7 +169,9 @@ class Room:
         return self.signer.read_ticket(token, self.name, self.now(), self.settings.ticket_lifetime)
 
     def read_pass(self, token: str) -> Pass:
-        return self.signer.read_pass(token, self.name, self.now())
+        # Passes are the shared room's whatever the store's health: a worker that falls back to a
+        # room of its own must not turn away the people already in (their passes hold no state).
+        return self.signer.read_pass(token, self.settings.name, self.now())
 
     async def place(self, ticket: Ticket) -> Place:
         """Check a ticket in and say where it stands."""
@@ -175,12 +183,16 @@ class Room:
         return self._place(ticket, lapsed=not live)
 
     def effective(self, number: int) -> int:
-        """Where a ticket stands in the line: the draw for the pre-queue of an event, else its number."""
-        prequeue = self.state.prequeue
-        if prequeue > 0 and number <= prequeue:
-            if self._shuffle is None or self._shuffle.size != prequeue:
-                self._shuffle = Shuffle(self.state.event_seed, prequeue)
-            return self._shuffle.place(number)
+        """Where a ticket stands in the line: the draw for the pre-queue of an event, else its number.
+        The pre-queue is the tickets issued between the last one served before the start
+        (``event_base``) and the start (``prequeue``); the draw places them right after the former."""
+        state = self.state
+        base, prequeue = state.event_base, state.prequeue
+        if prequeue > base and base < number <= prequeue:
+            key = (state.event_seed, prequeue - base)
+            if self._shuffle is None or self._shuffle_key != key:
+                self._shuffle, self._shuffle_key = Shuffle(*key), key
+            return base + self._shuffle.place(number - base)
         return number
 
     def _place(self, ticket: Ticket, *, lapsed: bool) -> Place:
@@ -190,7 +202,7 @@ class Room:
             return Place(ticket, 0, False, lapsed, -1.0, -1.0, opens_at)
         ahead = self.effective(ticket.number) - state.serving
         reached = ahead <= 0 or state.mode == "open"
-        if reached or self.speed <= 0 or state.mode == "paused":
+        if reached or self.speed < STILL or state.mode == "paused":
             low = high = 0.0 if reached else -1.0
         else:
             low = ahead / (self.speed * ETA_FAST)
@@ -220,7 +232,7 @@ class Room:
     async def grant(self) -> tuple[Pass, str]:
         """A new pass (the visitor was admitted)."""
         now = self.now()
-        granted = Pass(self.name, secrets.token_urlsafe(9), now, now + self.settings.pass_seconds)
+        granted = Pass(self.settings.name, secrets.token_urlsafe(9), now, now + self.settings.pass_seconds)
         self.admitted += 1
         await self._hold(granted)
         return granted, self.signer.pass_(granted)
@@ -262,11 +274,14 @@ class Room:
         at_capacity = self.health.at_capacity()
         changes: dict[str, Any] = {}
         drained = state.waiting == 0 and state.serving >= state.issued
+        # With several workers, one at capacity turns the queue on while another, healthy, sees
+        # nobody waiting yet: the queue goes off only after DRAIN_TICKS drained ticks in a row.
+        self._drained = self._drained + 1 if drained and not at_capacity else 0
         if state.mode == "auto":
             if not state.queueing and at_capacity:
                 changes = {"queueing": True}
                 logger.warning("origin at capacity: the waiting room is queueing new visitors")
-            elif state.queueing and drained and not at_capacity:
+            elif state.queueing and self._drained >= DRAIN_TICKS:
                 changes = {"queueing": False}
                 logger.warning("waiting room drained: visitors go straight in again")
         elif state.mode == "event" and state.prequeue < 0 and now >= state.event_start:
@@ -299,6 +314,8 @@ class Room:
         queueing = (state.mode == "auto" and state.queueing) or (
             state.mode == "event" and state.prequeue >= 0
         )
+        if not queueing:
+            self.no_show = 0.0  # no line: the next one starts with no one missing
         if not queueing or elapsed <= 0:
             return state.serving
         wanted = self.rate * elapsed / (1.0 - min(self.no_show, MAX_NO_SHOW)) + self._carry
@@ -315,9 +332,12 @@ class Room:
             if t1 > t0:
                 self.speed = 0.7 * self.speed + 0.3 * ((s1 - s0) / (t1 - t0))
         if len(history) == history.maxlen:
-            # Tickets reached between the oldest sample and CLAIM_LAG ticks ago have had time to claim.
-            _, passed_from, claimed_from = history[0]
+            # Claims of the last NO_SHOW_WINDOW ticks against the tickets reached in a window as long,
+            # CLAIM_LAG ticks earlier: a claim comes up to CLAIM_LAG ticks after its ticket is
+            # reached, and while the line moves steadily both windows hold the same tickets.
+            _, passed_from, _ = history[0]
             _, passed_to, _ = history[-1 - CLAIM_LAG]
+            _, _, claimed_from = history[-1 - NO_SHOW_WINDOW]
             passed = passed_to - passed_from
             claimed = state.claimed - claimed_from
             if passed >= 10:

@@ -37,7 +37,8 @@ def unsign(signed: str | None, key: str, purpose: str) -> str | None:
     if not signed or "." not in signed:
         return None
     value, _, signature = signed.rpartition(".")
-    if not hmac.compare_digest(signature, _signature(value, key, purpose)):
+    # Bytes: a cookie may hold any character, and compare_digest refuses non-ASCII text.
+    if not hmac.compare_digest(signature.encode(), _signature(value, key, purpose).encode()):
         return None
     return value
 

@@ -138,7 +138,7 @@ async def test_the_status_is_json_with_words_in_both_languages(haven: Haven) -> 
     assert status["state"] == "waiting"
     assert status["position"] == 1
     assert status["eta_seconds"] is None  # paused: no estimate rather than a wrong one
-    assert 4 <= status["check_again_seconds"] <= 12
+    assert 24 <= status["check_again_seconds"] <= 36  # the line is not moving: no need to ask often
     assert "1" in status["text"]["en"]["summary"]
     assert "file" in status["text"]["fr"]["summary"]
 
@@ -281,3 +281,39 @@ async def test_next_never_leads_off_site(haven: Haven) -> None:
     async with browser(haven) as client:
         page = (await client.get("/en/waiting-room?next=//evil.example/x")).text
     assert "evil.example" not in page
+
+
+async def test_odd_cookies_never_cause_a_server_error(haven: Haven) -> None:
+    await queueing(haven)
+    async with browser(haven) as client:
+        raw = "haven_holder=x.\u00e9t\u00e9; haven_pass=..; haven_ticket=\u00ff".encode("latin-1")
+        answer = await client.get(SIGN_UP, headers={b"cookie": raw})
+    assert answer.status_code == 503  # a place, as for anyone without a valid cookie
+
+
+async def test_a_look_at_the_waiting_page_takes_no_place(haven: Haven) -> None:
+    await queueing(haven)
+    async with browser(haven) as client:
+        looked = await client.head("/en/waiting-room")
+        assert looked.status_code == 503
+        assert "haven_ticket" not in client.cookies
+        assert int(looked.headers["content-length"]) > 0  # the length the GET would have
+    state = await steer(haven, action="pause")
+    assert state["issued"] == 0
+
+
+async def test_a_copied_ticket_lets_in_one_person(haven: Haven) -> None:
+    await queueing(haven)
+    async with browser(haven) as owner:
+        await owner.get(SIGN_UP)
+        ticket = owner.cookies["haven_ticket"]
+        room = haven.shield.room  # type: ignore[union-attr]
+        await room.store.advance(room.name, 1)
+        await room.tick()
+        assert (await owner.get(SIGN_UP)).status_code == 200
+    async with browser(haven) as copier:
+        copier.cookies.set("haven_ticket", ticket)
+        answer = await copier.get(SIGN_UP)
+    assert answer.status_code == 200  # told it is their turn (the owner's turn)...
+    assert "It is your turn" in answer.text
+    assert "haven_pass" not in copier.cookies  # ...but no second pass comes with it

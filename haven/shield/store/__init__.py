@@ -41,6 +41,7 @@ class RoomState:
     event_start: float = 0.0  # "event" mode: when the gates open
     event_seed: str = ""  # "event" mode: seed of the shuffle of the pre-queue
     prequeue: int = -1  # tickets issued before the event start, fixed at the start; -1 until then
+    event_base: int = 0  # ``serving`` at the event start: the draw places the pre-queue after it
 
 
 class Store(Protocol):
@@ -67,9 +68,11 @@ class Store(Protocol):
     async def claim(self, room: str, number: int, place: int, now: float, ttl: float) -> bool:
         """Exchange a reached ticket for a pass. ``place`` is where the ticket stands in the line
         (its number, or its drawn place for the pre-queue of an event); it is reached when
-        ``place <= serving``. True when the ticket is reached and live (or was claimed within
-        ``ttl``: a second tab of the same visitor); the first claim of each number is counted in
-        ``claimed``. False when the ticket is not reached yet or lapsed."""
+        ``place <= serving``. True once per ticket: when it is reached, live and not claimed
+        before (it is then counted in ``claimed``). False when it is not reached yet, lapsed, or
+        already exchanged: one ticket is one pass, however many copies of its cookie exist. (A
+        second tab of the same visitor sends the pass its first tab got.) A claimed ticket still
+        checks in as live for ``ttl``, so its holder is told it is their turn."""
         ...
 
     async def hold_pass(self, room: str, pass_id: str, expires: float) -> None:
@@ -106,7 +109,7 @@ class Store(Protocol):
 
     async def start_event(self, room: str) -> int:
         """Fix the pre-queue at the event start: the first call sets ``prequeue`` to ``issued``
-        and every call returns the fixed value."""
+        and ``event_base`` to ``serving``; every call returns the fixed ``prequeue``."""
         ...
 
     async def sweep(self, room: str, now: float, ttl: float) -> int:

@@ -72,9 +72,8 @@ class MemoryStore:
         r = self._room(room)
         if place > r.state.serving:
             return False
-        first = r.claims.get(number)
-        if first is not None:
-            return first >= now - ttl
+        if number in r.claims:
+            return False
         last = r.seen.get(number)
         if last is None or last < now - ttl:
             return False
@@ -139,7 +138,7 @@ class MemoryStore:
     async def start_event(self, room: str) -> int:
         r = self._room(room)
         if r.state.prequeue < 0:
-            r.state = replace(r.state, prequeue=r.state.issued)
+            r.state = replace(r.state, prequeue=r.state.issued, event_base=r.state.serving)
         return r.state.prequeue
 
     async def sweep(self, room: str, now: float, ttl: float) -> int:

@@ -160,11 +160,7 @@ _CLAIM = (
 local n, place, now, cutoff = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local serving = tonumber(redis.call('HGET', KEYS[1], 'serving') or '0')
 if place > serving then return 0 end
-local c = redis.call('ZSCORE', KEYS[4], n)
-if c then
-  if tonumber(c) >= cutoff then return 1 end
-  return 0
-end
+if redis.call('ZSCORE', KEYS[4], n) then return 0 end
 local key = tickets(n)
 local s = redis.call('ZSCORE', key, n)
 if not s or tonumber(s) < cutoff then return 0 end
@@ -222,7 +218,7 @@ return {serving, moved}
 
 _FIELDS: Final = (
     "issued", "serving", "claimed", "lapsed", "mode", "rate", "queueing",
-    "event_start", "event_seed", "prequeue",
+    "event_start", "event_seed", "prequeue", "event_base",
 )  # fmt: skip
 _HMGET = "redis.call('HMGET', KEYS[1], " + ", ".join(f"'{f}'" for f in _FIELDS) + ")"
 
@@ -249,6 +245,7 @@ local p = tonumber(redis.call('HGET', KEYS[1], 'prequeue') or '-1')
 if p < 0 then
   p = tonumber(redis.call('HGET', KEYS[1], 'issued') or '0')
   redis.call('HSET', KEYS[1], 'prequeue', p)
+  redis.call('HSET', KEYS[1], 'event_base', redis.call('HGET', KEYS[1], 'serving') or '0')
 end
 return p
 """
@@ -522,4 +519,5 @@ def _parsed(values: dict[str, Any], waiting: int, passes: int, mode: Mode) -> Ro
         event_start=float(values["event_start"] or 0.0),
         event_seed=values["event_seed"] or "",
         prequeue=int(values["prequeue"] or -1),
+        event_base=int(values["event_base"] or 0),
     )
