@@ -7,7 +7,8 @@ answers on each store.
   paused so that everyone waits (each check verifies the ticket's signature and checks it in with the
   store), on the in-memory store and on Redis.
 - **Joins per second per worker**: ``GET /en/waiting-room`` without a ticket, the room paused: each
-  request takes a new ticket from the store and renders the waiting page.
+  request takes a new ticket from the store and renders the waiting page (a 503 by design, so wrk
+  counts every join in ``non_2xx``; ``tickets_issued`` is what the room counted).
 
 One worker on core 0 (with its Redis), wrk on core 1; per-client rate limits are raised out of the
 way (wrk is one client). Writes ``bench/results/shield.json``. Run with ``make bench``.
@@ -70,7 +71,7 @@ def median_of(samples: list[dict[str, float]]) -> dict[str, Any]:
         "requests_per_second_median": statistics.median(rates),
         "requests_per_second_runs": rates,
         "p99_ms_median": statistics.median(s["p99_ms"] for s in samples),
-        "unexpected_status": sum(s["non_2xx"] for s in samples),
+        "non_2xx": sum(s["non_2xx"] for s in samples),
     }
 
 

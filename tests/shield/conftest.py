@@ -9,7 +9,7 @@ import pytest
 from haven.shield.store import Store
 from haven.shield.store.memory import MemoryStore
 from haven.shield.store.redis import RedisStore
-from tests.shield.redis_server import forget, redis_server, unique_prefix
+from tests.shield.redis_server import TEST_TIMEOUT, forget, redis_server, unique_prefix
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +25,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
         yield MemoryStore()
         return
     url: str = request.getfixturevalue("redis_url")
-    redis_store = RedisStore(url, prefix=unique_prefix())
+    redis_store = RedisStore(url, prefix=unique_prefix(), timeout=TEST_TIMEOUT)
     try:
         yield redis_store
     finally:

@@ -15,7 +15,7 @@ import pytest
 from haven.shield.store import Store, StoreUnavailable
 from haven.shield.store.redis import HOLDER_BUCKETS, HOLDER_BUCKETS_PER_SWEEP, SETTLE_BATCH, RedisStore
 from tests.server import free_port
-from tests.shield.redis_server import forget, unique_prefix
+from tests.shield.redis_server import TEST_TIMEOUT, forget, unique_prefix
 
 ROOM = "main"
 T0 = 1_764_000_000.25  # a realistic wall-clock time, with a fraction
@@ -311,7 +311,7 @@ async def test_sweep_keeps_live_tickets(store: Store) -> None:
 async def workers(redis_url: str) -> AsyncIterator[list[RedisStore]]:
     """Four clients on one prefix, as four workers on different hosts would be."""
     prefix = unique_prefix()
-    stores = [RedisStore(redis_url, prefix=prefix) for _ in range(4)]
+    stores = [RedisStore(redis_url, prefix=prefix, timeout=TEST_TIMEOUT) for _ in range(4)]
     try:
         yield stores
     finally:
