@@ -175,14 +175,11 @@ class Shield:
             return await self._status(scope, send)
         if path == ADMIN_PATH:
             return await self._admin(scope, receive, send)
-        address = self._address(scope)
-        method: str = scope["method"]
-        if path.startswith("/api/"):
-            if not await self.limits.allow_address(address):
-                return await self._too_many(scope, send)
-            return await self._through(scope, receive, send, app, Priority.SHEDDABLE, PAGE_COST, [])
-        if not await self.limits.allow_address(address):
+        if not await self.limits.allow_address(self._address(scope)):
             return await self._too_many(scope, send)
+        if path.startswith("/api/"):
+            return await self._through(scope, receive, send, app, Priority.SHEDDABLE, PAGE_COST, [])
+        method: str = scope["method"]
         cookies = read_cookies(scope)
         cookie_headers: list[tuple[bytes, bytes]] = []
         current = self._pass(cookies)
