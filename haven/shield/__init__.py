@@ -1,1 +1,2 @@
-"""Overload protection for each worker: admission control in front of the dynamic routes."""
+"""The shield: a fair waiting room and adaptive admission control in front of every dynamic route
+(gate, room, limiter, tickets and passes, stores in memory or Redis, the waiting page)."""
