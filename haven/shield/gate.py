@@ -62,9 +62,9 @@ from haven.shield.tokens import Pass, Refused, Signer, Ticket
 from haven.shield.work import Work
 from haven.web.asgi import Message, Receive, Scope, Send
 from haven.web.i18n import Language
-from haven.web.pagecache import NO_STORE, SECURITY_HEADERS
+from haven.web.pagecache import send_body, send_method_not_allowed
 from haven.web.personal import HOLDER_COOKIE
-from haven.web.security import unsign
+from haven.web.security import client_address, unsign
 
 logger = logging.getLogger("haven.shield")
 
@@ -331,7 +331,7 @@ class Shield:
         else:
             body = self.busy_page.body
             content_type = b"text/html; charset=utf-8"
-        await _send(send, 503, body, content_type, [(b"retry-after", str(retry_after).encode())])
+        await send_body(send, 503, body, content_type, extra=[(b"retry-after", str(retry_after).encode())])
         return 503
 
     async def _too_many(self, scope: Scope, send: Send) -> int:
@@ -343,7 +343,7 @@ class Shield:
         else:
             body = self.pages.too_many()
             content_type = b"text/html; charset=utf-8"
-        await _send(send, 429, body, content_type, [(b"retry-after", str(retry).encode())])
+        await send_body(send, 429, body, content_type, extra=[(b"retry-after", str(retry).encode())])
         return 429
 
     async def _send_page(
@@ -361,14 +361,16 @@ class Shield:
         if status == 503:
             extra.append((b"retry-after", str(int(view.check_again(self.room.speed)) or 5).encode()))
         body = self.pages.page(lang, view, self.room.speed)
-        await _send(send, status, body, b"text/html; charset=utf-8", extra, head=scope["method"] == "HEAD")
+        await send_body(
+            send, status, body, b"text/html; charset=utf-8", extra=extra, head=scope["method"] == "HEAD"
+        )
         return status
 
     async def _waiting_room(self, scope: Scope, send: Send, lang: Language | None) -> int:
         """The waiting page at its own address: joins when the room queues and the visitor has no
         place, claims the visitor's turn when it has come, and says there is no queue otherwise."""
         if scope["method"] not in ("GET", "HEAD"):
-            await _send(send, 405, b"Method Not Allowed", b"text/plain", [(b"allow", b"GET, HEAD")])
+            await send_method_not_allowed(send)
             return 405
         query = parse_qs(scope["query_string"].decode("latin-1"))
         target = safe_next(query.get("next", [""])[0])
@@ -396,7 +398,7 @@ class Shield:
     async def _status(self, scope: Scope, send: Send) -> int:
         """The JSON status: read-only but for the check-in that keeps the place alive."""
         if scope["method"] not in ("GET", "HEAD"):
-            await _send(send, 405, b"Method Not Allowed", b"text/plain", [(b"allow", b"GET, HEAD")])
+            await send_method_not_allowed(send)
             return 405
         if not await self.limits.allow_status(self._address(scope)):
             return await self._too_many(scope, send)
@@ -409,7 +411,7 @@ class Shield:
         else:
             view = self._view(await self.room.place(ticket), "")
         body = self.pages.status(view, self.room.speed)
-        await _send(send, 200, body, b"application/json", [], head=scope["method"] == "HEAD")
+        await send_body(send, 200, body, b"application/json", head=scope["method"] == "HEAD")
         return 200
 
     async def _admin(self, scope: Scope, receive: Receive, send: Send) -> int:
@@ -460,12 +462,9 @@ class Shield:
     # Small parts --------------------------------------------------------------------------------------
 
     def _address(self, scope: Scope) -> str:
-        if self.settings.behind_proxy:
-            forwarded = header(scope, b"x-forwarded-for")
-            if forwarded:
-                return forwarded.split(",")[-1].strip()
         client = scope.get("client")
-        return str(client[0]) if client else "unknown"
+        forwarded = header(scope, b"x-forwarded-for") if self.settings.behind_proxy else ""
+        return client_address(self.settings.behind_proxy, forwarded, str(client[0]) if client else None)
 
     def _secure(self, scope: Scope) -> bool:
         if scope.get("scheme") == "https":
@@ -481,24 +480,3 @@ class Shield:
             b"set-cookie",
             f"{name}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}".encode(),
         )
-
-
-async def _send(
-    send: Send,
-    status: int,
-    body: bytes,
-    content_type: bytes,
-    extra: list[tuple[bytes, bytes]],
-    *,
-    head: bool = False,
-) -> None:
-    """A finished answer; for HEAD, the headers of the GET (its length included) and no body."""
-    headers = [
-        (b"content-type", content_type),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", NO_STORE.encode()),
-        *extra,
-        *SECURITY_HEADERS,
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else body})

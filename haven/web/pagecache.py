@@ -270,13 +270,26 @@ async def send_plain(
     cache_control: str = NO_STORE,
     extra: Iterable[tuple[bytes, bytes]] = (),
 ) -> None:
-    body = text.encode()
+    await send_body(send, status, text.encode(), b"text/plain; charset=utf-8", cache_control, extra)
+
+
+async def send_body(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    cache_control: str = NO_STORE,
+    extra: Iterable[tuple[bytes, bytes]] = (),
+    *,
+    head: bool = False,
+) -> None:
+    """An answer made for this request; for HEAD, the headers of the GET (its length included)."""
     headers = [
-        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-type", content_type),
         (b"content-length", str(len(body)).encode()),
         (b"cache-control", cache_control.encode()),
         *extra,
         *SECURITY_HEADERS,
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": b"" if head else body})

@@ -19,7 +19,7 @@ from haven.content.site import Site
 from haven.settings import Settings
 from haven.web.i18n import Language
 from haven.web.pagecache import SECURITY_HEADERS
-from haven.web.security import new_token, sign, unsign
+from haven.web.security import client_address, new_token, sign, unsign
 
 SESSION_COOKIE: Final = "haven_session"
 CSRF_COOKIE: Final = "haven_csrf"
@@ -73,11 +73,11 @@ class Personal:
         return self.settings.behind_proxy and request.headers.get("x-forwarded-proto") == "https"
 
     def client_address(self, request: Request) -> str:
-        if self.settings.behind_proxy:
-            forwarded = request.headers.get("x-forwarded-for", "")
-            if forwarded:
-                return forwarded.split(",")[-1].strip()  # the address our proxy saw
-        return request.client.host if request.client else "unknown"
+        return client_address(
+            self.settings.behind_proxy,
+            request.headers.get("x-forwarded-for", ""),
+            request.client.host if request.client else None,
+        )
 
     # Sessions ---------------------------------------------------------------------------------
 

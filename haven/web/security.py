@@ -12,6 +12,14 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 
+def client_address(behind_proxy: bool, forwarded_for: str, peer: str | None) -> str:
+    """Who sent a request: behind our proxy, the last address of ``X-Forwarded-For`` (the one our
+    proxy saw; earlier entries are whatever the client claimed); otherwise the connection's peer."""
+    if behind_proxy and forwarded_for:
+        return forwarded_for.split(",")[-1].strip()
+    return peer or "unknown"
+
+
 def new_token() -> str:
     """256 random bits, URL-safe."""
     return secrets.token_urlsafe(32)

@@ -335,18 +335,6 @@ class RedisStore:
         self._start_event: AsyncScript = register(_START_EVENT)
         self._sweep: AsyncScript = register(_SWEEP)
 
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        prefix: str = DEFAULT_PREFIX,
-        timeout: float = DEFAULT_TIMEOUT,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    ) -> RedisStore:
-        """The spelling redis-py uses; nothing connects until the first operation (or ``ping``)."""
-        return cls(url, prefix=prefix, timeout=timeout, max_connections=max_connections)
-
     def keys(self, room: str) -> list[str]:
         """The room's keys, in the order the scripts expect them (holder buckets aside)."""
         found = self._keys.get(room)
