@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import accounts, checker, content, room_memory, shield
+from bench import accounts, checker, content, overload, room_memory, shield
 
 if __name__ == "__main__":
     content.main([])
@@ -10,3 +10,4 @@ if __name__ == "__main__":
     accounts.main([])
     shield.main([])
     room_memory.main([])
+    overload.main([])  # the longest: about 45 minutes

@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -26,15 +25,11 @@ from typing import Any
 from haven.content.export import export_static
 from tests.conftest import make_settings
 from tests.nginx import start_nginx
-from tests.server import start_server
+from tests.server import pinned, start_server
 
 RESULTS = Path(__file__).resolve().parent / "results" / "content.json"
 PAGE = "/en/immigrate/express-entry"
 TARGET_RATIO = 0.6
-
-
-def pinned(core: int) -> list[str]:
-    return ["taskset", "-c", str(core)] if shutil.which("taskset") else []
 
 
 def wrk(

@@ -21,71 +21,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import redis
 
 from haven.shield.store.redis import RedisStore
+from haven.surge.servers import private_redis
 
 RESULTS = Path(__file__).resolve().parent / "results" / "room_memory.json"
 TARGET_BYTES_PER_MILLION = 200_000_000  # "under 200 MB": decimal megabytes, the stricter reading
 MILLION = 1_000_000
 TTL = 600.0
 BATCH = 20_000  # visitors per join_many call; it pipelines them a thousand at a time
-
-
-# A private Redis (bench/ does not import from tests/) ----------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def private_redis() -> Iterator[str]:
-    """A throwaway ``redis-server``: its own port, nothing written to disk, stopped at the end."""
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not Path(binary).exists():
-        raise SystemExit("redis-server is not installed (Debian: apt-get install redis-server)")
-    port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="haven-bench-redis-") as folder:
-        command = [
-            binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", folder, "--logfile", str(Path(folder) / "redis.log"),
-        ]  # fmt: skip
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        url = f"redis://127.0.0.1:{port}/0"
-        try:
-            client = redis.Redis.from_url(url, socket_timeout=1)
-            deadline = time.monotonic() + 10
-            while True:
-                with contextlib.suppress(redis.RedisError):
-                    if client.ping():
-                        break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not start on port {port}")
-                time.sleep(0.05)
-            client.close()
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
 
 
 # Measuring -------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The ``haven`` command: serve the portal, export the static site, migrate the database."""
+"""The ``haven`` command: serve the portal, export the static site, migrate the database, steer the
+waiting room, replay a surge."""
 
 from __future__ import annotations
 
@@ -48,6 +49,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     shuffle.add_argument("--seed", required=True)
     shuffle.add_argument("--size", type=int, required=True, help="Tickets in the pre-queue.")
 
+    surge = commands.add_parser(
+        "surge", help="Replay a crowd (election night by default) against a running Haven."
+    )
+    from haven.surge.command import add_arguments
+
+    add_arguments(surge)
+
+    bench = commands.add_parser("bench", help="Run one of Haven's own experiments on this machine.")
+    experiments = bench.add_subparsers(dest="experiment", required=True)
+    from haven.surge import overload
+
+    overload.add_arguments(
+        experiments.add_parser("overload", help="The shield on and off, from 0.5x to 50x capacity.")
+    )
+
     args = parser.parse_args(argv)
     if args.command == "settings":
         for name, default, text in settings_module.describe():
@@ -58,6 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except settings_module.SettingsError as error:
         print(f"haven: cannot start: {error}", file=sys.stderr)
         return 2
+    if args.command == "bench":
+        from haven.surge.overload import write_results
+
+        return write_results(args)
+    if args.command == "surge":
+        from haven.surge.command import surge_command
+
+        return surge_command(settings, args)
     if args.command == "room":
         from haven.shield.command import room_command
 

@@ -126,7 +126,9 @@ class Shield:
     ) -> None:
         self.settings = settings
         self.signer = Signer([settings.secret_key, *settings.shield_old_keys])
-        self.limiter = limiter or Limiter()
+        # The floor leaves room for two password hashes: at a lower limit, one sign-in alone would
+        # fill the worker and read as overload, and the room would close its door on one request.
+        self.limiter = limiter or Limiter(min_limit=2 * PASSWORD_COST, initial_limit=2 * PASSWORD_COST + 4)
         room_settings = room_settings or RoomSettings(
             name=settings.room,
             ticket_ttl=settings.place_kept_minutes * 60.0,

@@ -21,7 +21,7 @@
 
   // Spread everyone's checks out: the server suggests when, and each page adds its own jitter.
   function later(seconds) {
-    var wait = Math.max(2, seconds) * (0.85 + Math.random() * 0.3);
+    var wait = Math.max(1, seconds) * (0.85 + Math.random() * 0.3);
     window.setTimeout(check, wait * 1000);
   }
 

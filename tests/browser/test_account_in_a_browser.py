@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page
 
+from haven.surge.persona import ANSWERS, JOB, SECTIONS
 from tests.browser.conftest import axe_violations, describe
-from tests.profiles.filling import ANSWERS, JOB, SECTIONS
 from tests.server import RunningServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
+from haven.surge.persona import PERSONA
 from tests.browser.conftest import axe_violations, describe
-from tests.checker.walk import PERSONA
 from tests.server import RunningServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]

@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from haven.surge.persona import CRS_ANSWERS
 from haven.web.pagecache import PUBLIC_PAGE
 from tests.html import elements
 
@@ -13,11 +14,7 @@ CRS = "/en/immigrate/express-entry/crs-calculator"
 CRS_FR = "/fr/immigrer/entree-express/calculateur-scg"
 FSW = "/en/immigrate/express-entry/federal-skilled-workers/points-calculator"
 
-CRS_ANSWERS = {
-    "age": "29", "education": "bachelor", "cedu": "none", "t1": "ielts_general",
-    "s1r": "7.5", "s1w": "7", "s1l": "8", "s1s": "7", "t2": "none", "cwork": "0", "fwork": "3",
-    "partner": "none",
-}  # fmt: skip
+
 FSW_ANSWERS = {
     "age": "29", "education": "bachelor", "where": "eca", "t1": "ielts_general",
     "s1r": "7.5", "s1w": "7", "s1l": "8", "s1s": "7", "t2": "none", "exp": "3", "continuous": "yes",

@@ -10,8 +10,9 @@ import pytest
 
 from haven.app import Haven
 from haven.checker import wizard
+from haven.surge.persona import PERSONA, form_fields
 from haven.web.pagecache import PUBLIC_PAGE
-from tests.checker.walk import PERSONA, form_fields, walk
+from tests.checker.walk import walk
 from tests.html import elements
 
 START = {"en": "/en/check-eligibility/status", "fr": "/fr/verifier-admissibilite/statut"}

@@ -9,26 +9,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-# A full set of answers; only those each page asks for are sent.
-PERSONA: dict[str, str] = {
-    "status": "outside", "age": "29", "partner": "coming", "education": "master", "where": "eca",
-    "test1": "ielts_general", "s1r": "8", "s1w": "7.5", "s1l": "8.5", "s1s": "7.5",
-    "test2": "tef_canada", "s2r": "210", "s2w": "320", "s2l": "250", "s2s": "320",
-    "p_edu": "bachelor", "p_test": "celpip_general", "spr": "7", "spw": "7", "spl": "7", "sps": "7",
-    "p_work": "0", "p_study": "no", "cwork": "0", "fwork": "3", "continuous": "yes", "trade": "no",
-    "offer": "no", "pnp": "no", "relative": "sibling", "family": "2", "funds": "30000", "quebec": "no",
-}  # fmt: skip
-
-
-def form_fields(html: str) -> tuple[set[str], dict[str, str]]:
-    """(names of the visible inputs, hidden inputs with their values) of the page's form."""
-    form = html.split('<form method="get"', 1)[1].split("</form>", 1)[0]
-    hidden = {
-        n: unescape(v) for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)
-    }
-    hidden.pop("go", None)  # the "submitted" marker, not an answer
-    names = set(re.findall(r'<input[^>]*name="([^"]+)"', form)) - set(hidden) - {"go"}
-    return names, hidden
+from haven.surge.persona import form_fields
 
 
 async def walk(

@@ -20,9 +20,9 @@ from haven.profiles.sections import BY_KEY, job_reading
 from haven.profiles.service import Profiles
 from haven.shield.gate import PASS_COOKIE
 from haven.shield.tokens import Pass, Signer
+from haven.surge.persona import ANSWERS, JOB
 from haven.web.personal import CSRF_COOKIE, SESSION_COOKIE
 from haven.web.security import new_token, sign, token_hash
-from tests.profiles.filling import ANSWERS, JOB
 
 PASSWORD = "correct horse battery"
 BATCH = 500

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from haven.profiles.models import Profile
-from tests.profiles.filling import ANSWERS, BASE, JOB, PASSPORT, SECTIONS, fill_profile, start_profile
+from haven.surge.persona import ANSWERS, BASE, JOB, PASSPORT, SECTIONS
+from tests.profiles.filling import fill_profile, start_profile
 from tests.visitor import Visitor, hidden
 
 

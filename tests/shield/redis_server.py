@@ -11,7 +11,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from haven.shield.store.redis import RedisStore
+from haven.surge.servers import answers_ping
 from tests.server import free_port
 
 STARTUP_TIMEOUT = 10.0
@@ -40,16 +40,6 @@ async def forget(store: RedisStore) -> None:
     client = store._client
     async for key in client.scan_iter(match=f"{store.prefix}*", count=1000):
         await client.delete(key)
-
-
-def answers_ping(port: int) -> bool:
-    """A bare RESP PING, so that waiting for the server needs no client library or event loop."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def redis_binary() -> str:

@@ -1,0 +1,213 @@
+"""``haven surge``: replay a crowd against a running Haven and write the report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from haven import settings as settings_module
+from haven.surge.journeys import KINDS, Behaviour
+from haven.surge.run import Outcome, Plan, run
+from haven.surge.shapes import ShapeError, named
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target", default="http://127.0.0.1:8000", help="Haven's address (default: %(default)s)."
+    )
+    parser.add_argument(
+        "--shape",
+        default="election-night",
+        help="election-night, step, constant, or a CSV file of (seconds, arrivals per second) "
+        "(default: %(default)s).",
+    )
+    parser.add_argument(
+        "--base", type=float, default=2.0, help="Arrivals per second before the surge (default: %(default)s)."
+    )
+    parser.add_argument(
+        "--multiple",
+        type=float,
+        default=50.0,
+        help="The peak as a multiple of the base (default: %(default)s).",
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        help="Plays election-night (or a CSV shape) this many times faster than real time "
+        "(default: %(default)s: the 3 h 40 min night in under 4 minutes).",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=60.0, help="Seconds, for step and constant (default: %(default)s)."
+    )
+    parser.add_argument(
+        "--mix",
+        default="reader=60,checker=25,applicant=15",
+        help="Weights of the journeys (default: %(default)s).",
+    )
+    parser.add_argument(
+        "--think", type=float, default=3.0, help="Mean think time between pages, s (default: %(default)s)."
+    )
+    parser.add_argument(
+        "--patience", type=float, default=600.0, help="Mean patience in the queue, s (default: %(default)s)."
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="A page slower than this is a timeout, s (default: %(default)s).",
+    )
+    parser.add_argument(
+        "--slo",
+        type=float,
+        default=1.0,
+        help="An answer within this many seconds is good (default: %(default)s).",
+    )
+    parser.add_argument(
+        "--drain",
+        type=float,
+        default=120.0,
+        help="Seconds after the last arrival for journeys to end (default: %(default)s).",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=2016, help="Seed of the arrivals and choices (default: %(default)s)."
+    )
+    parser.add_argument("--even", action="store_true", help="Evenly spaced arrivals instead of Poisson.")
+    parser.add_argument(
+        "--forwarded",
+        action="store_true",
+        help="Give each visitor an address of their own in X-Forwarded-For "
+        "(for a Haven with HAVEN_BEHIND_PROXY).",
+    )
+    parser.add_argument(
+        "--mail-dir",
+        type=Path,
+        help="Where the target writes its emails (default: HAVEN_VAR_DIR/mail); "
+        "applicants confirm their address from it.",
+    )
+    parser.add_argument(
+        "--no-durability-check",
+        action="store_true",
+        help="Skip checking the target's database (HAVEN_DATABASE_URL or HAVEN_VAR_DIR) "
+        "for every confirmed submission.",
+    )
+    parser.add_argument("--out", type=Path, help="Report folder (default: HAVEN_VAR_DIR/surge/<time>).")
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    mix: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, weight = part.partition("=")
+        name = name.strip()
+        if name not in KINDS:
+            raise ValueError(f"unknown journey {name!r} in --mix: use {', '.join(KINDS)}")
+        try:
+            mix[name] = float(weight)
+        except ValueError:
+            raise ValueError(f"--mix: the weight of {name} must be a number") from None
+        if mix[name] < 0:
+            raise ValueError(f"--mix: the weight of {name} must be 0 or more")
+    if not any(mix.values()):
+        raise ValueError("--mix: at least one journey needs a weight above 0")
+    return {name: weight for name, weight in mix.items() if weight > 0}
+
+
+def plan_from(args: argparse.Namespace, settings: settings_module.Settings) -> Plan:
+    shape = named(
+        args.shape, base=args.base, multiple=args.multiple, duration=args.duration, speed=args.speed
+    )
+    mix = parse_mix(args.mix)
+    mail_dir = args.mail_dir or settings.var_dir / "mail"
+    return Plan(
+        target=args.target.rstrip("/"),
+        shape=shape,
+        mix=mix,
+        behaviour=Behaviour(think=args.think, patience=args.patience, timeout=args.timeout),
+        seed=args.seed,
+        slo=args.slo,
+        mail_dir=mail_dir if "applicant" in mix else None,
+        poisson=not args.even,
+        drain=args.drain,
+        forwarded=args.forwarded,
+    )
+
+
+async def durability(settings: settings_module.Settings, outcome: Outcome) -> dict[str, Any]:
+    from haven.db import Database, create_engine
+    from haven.surge.durability import check
+
+    engine = create_engine(settings)
+    try:
+        return await check(Database(engine), outcome.recorder.confirmations)
+    finally:
+        await engine.dispose()
+
+
+async def surge(
+    plan: Plan, settings: settings_module.Settings | None
+) -> tuple[Outcome, dict[str, Any] | None]:
+    outcome = await run(plan)
+    checked = None
+    if settings is not None and "applicant" in plan.mix:
+        checked = await durability(settings, outcome)
+    return outcome, checked
+
+
+def run_loop(coroutine: Any) -> Any:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; this is for odd platforms
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
+
+
+def surge_command(settings: settings_module.Settings, args: argparse.Namespace) -> int:
+    from haven.surge.report import summarise, write
+
+    try:
+        plan = plan_from(args, settings)
+    except (ShapeError, ValueError) as error:
+        print(f"haven surge: {error}", file=sys.stderr)
+        return 2
+    out = args.out or settings.var_dir / "surge" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    print(
+        f"haven surge: {plan.shape.name}, about {plan.shape.expected():.0f} visitors over "
+        f"{plan.shape.duration:.0f} s (peak {plan.shape.peak:g}/s) against {plan.target}"
+    )
+    outcome, checked = run_loop(surge(plan, None if args.no_durability_check else settings))
+    summary = summarise(outcome, checked)
+    page = write(summary, out, outcome.recorder.queue_waits())
+    print(digest(summary))
+    print(f"haven surge: report in {page}")
+    if checked is not None and not checked["ok"]:
+        print(
+            "haven surge: DURABILITY FAILED: a confirmed submission is missing or duplicated", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+def digest(summary: dict[str, Any]) -> str:
+    g, q, served = summary["goodput"], summary["queue"], summary["latency_ms"]["served"]
+    lines = [
+        f"  arrivals {summary['arrivals']['started']}; journeys completed {g['journeys_completed']} "
+        f"({g['journeys_per_second']}/s in the window)",
+        f"  site answers p50 {served['p50']} ms, p99 {served['p99']} ms; "
+        f"timeouts {summary['requests']['timeouts']}",
+        f"  queued {q['queued']}, let in {q['admitted_from_queue']}, gave up {q['gave_up_in_queue']}; "
+        f"Kendall tau distance {q['kendall_tau_distance']}; "
+        f"median ETA error {summary['eta']['median_error']}",
+    ]
+    if summary["durability"] is not None:
+        d = summary["durability"]
+        lines.append(
+            f"  durability: {d['confirmed']} confirmed, {d['stored_once']} stored once, "
+            f"{len(d['missing'])} missing, {len(d['duplicated'])} duplicated"
+        )
+    for flag in summary["generator"]["flags"]:
+        lines.append(f"  FLAGGED: {flag}")
+    return "\n".join(lines)
