@@ -306,7 +306,9 @@ class Shield:
         try:
             permit = await self.limiter.acquire(priority, cost)
         except Shed as shed:
-            return await self._busy(scope, send, shed.retry_after)
+            # A pass given on this very request (a claimed turn, a first visit) goes out with the
+            # 503: its ticket is spent, and without the pass the visitor could not get in again.
+            return await self._busy(scope, send, shed.retry_after, cookie_headers)
         status = 0
 
         async def sending(message: Message) -> None:
@@ -326,14 +328,17 @@ class Shield:
                 permit.release(ok=status < 500)
         return returned or status
 
-    async def _busy(self, scope: Scope, send: Send, retry_after: int) -> int:
+    async def _busy(
+        self, scope: Scope, send: Send, retry_after: int, cookies: list[tuple[bytes, bytes]] | None = None
+    ) -> int:
         if scope["path"].startswith("/api/"):
             body = BUSY_JSON
             content_type = b"application/json"
         else:
             body = self.busy_page.body
             content_type = b"text/html; charset=utf-8"
-        await send_body(send, 503, body, content_type, extra=[(b"retry-after", str(retry_after).encode())])
+        extra = [(b"retry-after", str(retry_after).encode()), *(cookies or [])]
+        await send_body(send, 503, body, content_type, extra=extra)
         return 503
 
     async def _too_many(self, scope: Scope, send: Send) -> int:

@@ -65,6 +65,8 @@ LAG_THRESHOLD: Final = 0.1
 LAG_HOLD: Final = 0.5  # seconds the backstop stays on after a lagging sample: no flapping at 20 Hz
 LAG_SAMPLES: Final = 2  # lagging samples in a row before it acts: one GC pause is not overload
 PRESSURE_MEMORY: Final = 1.0  # the "recent window" of at_capacity
+PRESSURE_SPAN: Final = 2.0  # seconds of history behind pressure(), in 100 ms slots
+PRESSURE_SLOT: Final = 0.1
 UTILIZATION_TAU: Final = 1.0  # time constant of the smoothed utilisation
 RETRY_BASE: Final[dict[ShedReason, int]] = {"limit": 1, "codel": 1, "queue_full": 2, "lag": 2}
 RETRY_GROWTH: Final = 10.0  # one more second of Retry-After per 10 s of sustained pressure
@@ -163,6 +165,7 @@ class Limiter:
         self._baselines: dict[int, _Baseline] = {}
         # Pressure (sheds, queueing, a full limit, lag), for at_capacity and Retry-After.
         self._lag_until = self._pressure_at = self._pressure_since = -math.inf
+        self._pressure_slots: deque[int] = deque()  # the 100 ms slots in which pressure was seen
         self._utilization, self._utilization_at = 0.0, start
 
     @property
@@ -423,6 +426,24 @@ class Limiter:
             or (self._queued > 0 and now - self._queue_since > self._target)
         )
 
+    def pressure(self) -> float:
+        """The share of the last ``PRESSURE_SPAN`` seconds in which this worker was at capacity
+        (see ``at_capacity``): 0 when it never was, 1 when it always was. The waiting room steers
+        by this rather than by one instant, because a single costly request (a password hash) can
+        fill the limit for a moment on a worker that has room to spare."""
+        now = self._now()
+        if (
+            now < self._lag_until
+            or self._in_flight >= self._limit
+            or (self._queued > 0 and now - self._queue_since > self._target)
+        ):
+            self._note_pressure(now)  # what holds now; sheds and waits were noted as they happened
+        slots = self._pressure_slots
+        oldest = math.floor((now - PRESSURE_SPAN) / PRESSURE_SLOT)
+        while slots and slots[0] <= oldest:
+            slots.popleft()
+        return min(1.0, len(slots) * PRESSURE_SLOT / PRESSURE_SPAN)
+
     def utilization(self) -> float:
         """in_flight / limit, averaged over about ``UTILIZATION_TAU`` seconds."""
         self._touch_utilization(self._now())
@@ -440,6 +461,9 @@ class Limiter:
         if now - self._pressure_at > PRESSURE_MEMORY:
             self._pressure_since = now
         self._pressure_at = now
+        slot = math.floor(now / PRESSURE_SLOT)
+        if not self._pressure_slots or self._pressure_slots[-1] != slot:
+            self._pressure_slots.append(slot)
 
     def _shed(self, reason: ShedReason, now: float, *, pressure: bool = True) -> Shed:
         self.sheds[reason] += 1

@@ -1,19 +1,23 @@
 """The waiting room: who waits, who enters, and how fast the line moves.
 
 A room is a safety net by default ("auto" mode). It stays idle while the origin is healthy: every
-visitor gets a pass at once. When the admission limiter says the origin is at capacity it starts
-queueing new visitors (people holding a pass go on as before), lets them in as fast as the origin can
-take them, and switches itself off once the queue has drained. Operators can instead pause the
-outflow, fix its rate, open the gates, or schedule an event (everyone who arrives before the start
-is shuffled at the start; FIFO after).
+visitor gets a pass at once. When the admission limiter says the origin has been at capacity for a
+good part of the last two seconds (its *pressure*, 30 % or more) it starts queueing new visitors
+(people holding a pass go on as before), lets them in as fast as the origin can take them, and
+switches itself off once the queue has drained. Operators can instead pause the outflow, fix its
+rate, open the gates, or schedule an event (everyone who arrives before the start is shuffled at the
+start; FIFO after).
 
-**Outflow.** Each worker runs a bounded controller: every tick it reads its limiter's verdict and
-utilisation, shrinks its admission rate by 30 % when the origin is at capacity, grows it by 10 % + 1
-when the origin has room and people are waiting, and holds it otherwise, within
-[``min_rate``, ``max_rate``]. The serving counter then moves by ``rate × tick ÷ (1 − no-show rate)``:
-people who left the queue do not claim their turn, so the counter moves past them faster and the
-origin stays busy. With several workers each adds its own share, so the total follows the health of
-every worker. A fixed rate ("rate" mode) is shared through the store's clocked advance instead.
+**Outflow.** Each worker runs a bounded controller: every tick it reads its limiter's pressure and
+utilisation, shrinks its admission rate by 20 % when the pressure is 50 % or more, grows it by 10 %
++ 1 when the pressure is under 10 %, the utilisation under 75 % and people are waiting, and holds it
+otherwise, within [``min_rate``, ``max_rate``]. People let in now load the origin for the minutes
+their visit lasts, so the controller reacts to pressure that persists, not to an instant: one
+password hash can fill a worker's limit for a moment while the worker has room to spare. The serving
+counter then moves by ``rate × tick ÷ (1 − no-show rate)``: people who left the queue do not claim
+their turn, so the counter moves past them faster and the origin stays busy. With several workers
+each adds its own share, so the total follows the health of every worker. A fixed rate ("rate" mode)
+is shared through the store's clocked advance instead.
 
 **ETA.** Measured from the speed of the serving counter (which already includes no-shows), shown as
 a range: the low end assumes the line speeds up by a quarter, the high end that it slows down by a
@@ -39,9 +43,14 @@ from haven.shield.tokens import Pass, Signer, Ticket
 
 logger = logging.getLogger("haven.shield")
 
-SHRINK: Final = 0.7  # rate × this when the origin is at capacity
+SHRINK: Final = 0.8  # rate × this when the origin is at capacity most of the time
 GROW: Final = 1.1  # rate × this + 1 when it has room
 ROOMY: Final = 0.75  # utilisation under which the origin "has room"
+# The limiter's pressure (the share of the last 2 s it was at capacity) steers the room. People let
+# in now load the origin for minutes, so the room reacts to what persists, not to an instant:
+QUEUE_AT: Final = 0.3  # start queueing new visitors at this pressure (and drain only below it)
+SHRINK_AT: Final = 0.5  # let fewer in from the queue at this pressure
+GROW_BELOW: Final = 0.1  # let more in below it (and while utilisation is under ROOMY)
 MAX_NO_SHOW: Final = 0.8  # never move the counter more than 5× the admission rate
 ETA_FAST: Final = 1.25  # the low end of the ETA range: the line speeds up by a quarter
 ETA_SLOW: Final = 0.75  # the high end: the line slows down to three quarters
@@ -56,7 +65,7 @@ STILL: Final = 1e-3  # tickets per second under which the line counts as not mov
 class Health(Protocol):
     """What the room reads from the admission limiter."""
 
-    def at_capacity(self) -> bool: ...
+    def pressure(self) -> float: ...
     def utilization(self) -> float: ...
 
 
@@ -271,7 +280,8 @@ class Room:
         await store.sweep(name, now, ttl)
         state = await store.state(name, now, ttl)
         self._measure(now, state)
-        at_capacity = self.health.at_capacity()
+        pressure = self.health.pressure()
+        at_capacity = pressure >= QUEUE_AT
         changes: dict[str, Any] = {}
         drained = state.waiting == 0 and state.serving >= state.issued
         # With several workers, one at capacity turns the queue on while another, healthy, sees
@@ -293,16 +303,16 @@ class Room:
             await store.configure(name, **changes)
         if changes or state.mode == "event":
             state = await store.state(name, now, ttl)
-        self._control(at_capacity, state)
+        self._control(pressure, state)
         moved = await self._advance(now, elapsed, state)
         if moved != state.serving:
             state = await store.state(name, now, ttl)
         self.state = state
 
-    def _control(self, at_capacity: bool, state: RoomState) -> None:
-        if at_capacity:
+    def _control(self, pressure: float, state: RoomState) -> None:
+        if pressure >= SHRINK_AT:
             self.rate = max(self.settings.min_rate, self.rate * SHRINK)
-        elif self.health.utilization() < ROOMY and state.waiting > 0:
+        elif pressure < GROW_BELOW and self.health.utilization() < ROOMY and state.waiting > 0:
             self.rate = min(self.settings.max_rate, self.rate * GROW + 1.0)
 
     async def _advance(self, now: float, elapsed: float, state: RoomState) -> int:

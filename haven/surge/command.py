@@ -199,7 +199,7 @@ def digest(summary: dict[str, Any]) -> str:
         f"  site answers p50 {served['p50']} ms, p99 {served['p99']} ms; "
         f"timeouts {summary['requests']['timeouts']}",
         f"  queued {q['queued']}, let in {q['admitted_from_queue']}, gave up {q['gave_up_in_queue']}; "
-        f"Kendall tau distance {q['kendall_tau_distance']}; "
+        f"Kendall tau distance {q['kendall_tau_distance']} (entry {q['kendall_tau_distance_entry']}); "
         f"median ETA error {summary['eta']['median_error']}",
     ]
     if summary["durability"] is not None:

@@ -209,6 +209,8 @@ class Visitor:
                 await self._wait_in_room(intended)
                 intended = self.clock()
                 continue
+            if response.status == 200 and _room_page(response) and path != STATUS_PATH:
+                raise Left("the room said it was their turn but did not let them in")
             if response.status in (429, 503):
                 sheds += 1
                 if sheds > self.behaviour.max_sheds:
@@ -230,9 +232,9 @@ class Visitor:
             self.recorder.timeout(step, self.kind)
             self.browser.close()
             raise Left("timed out") from None
-        except (ConnectionLost, OSError):
+        except (ConnectionLost, OSError) as error:
             self.recorder.error(step, self.kind)
-            raise Left("connection error") from None
+            raise Left(f"connection error ({type(error).__name__})") from None
         room = room or (
             response.status == 503 and TICKET in self.browser.jar and PASS not in self.browser.jar
         )
@@ -247,6 +249,8 @@ class Visitor:
         entry = self.queued
         first = True
         while True:
+            if TICKET in self.browser.jar:  # a lapsed place is taken again with a new number
+                entry.ticket = ticket_number(self.browser.jar[TICKET])
             status = await self._status()
             eta = status.get("eta_seconds")
             if first and isinstance(eta, dict) and entry.predicted_high < 0:
@@ -385,6 +389,21 @@ def _csrf(response: Response) -> str:
     if token is None:
         raise Left(f"no CSRF token on {urlsplit(response.url).path or 'a form'} ({response.status})")
     return token
+
+
+def ticket_number(cookie: str) -> int:
+    """The number in a ticket cookie (``t.room.number.issued.predicted.key.mac``: signed, not secret);
+    -1 if it does not read as one."""
+    parts = cookie.split(".")
+    try:
+        return int(parts[-5]) if len(parts) >= 7 and parts[0] == "t" else -1
+    except ValueError:
+        return -1
+
+
+def _room_page(response: Response) -> bool:
+    """A waiting page (it loads the room's script) where the visitor asked for another page."""
+    return PASS not in response.cookies and b"/waiting." in response.body and b"<script" in response.body
 
 
 def _local(location: str) -> str:

@@ -143,6 +143,7 @@ def level_figures(summary: dict[str, Any], outcome: Outcome, settle: float) -> d
         "queued": summary["queue"]["queued"],
         "admitted_from_queue": summary["queue"]["admitted_from_queue"],
         "kendall_tau_distance": summary["queue"]["kendall_tau_distance"],
+        "kendall_tau_distance_entry": summary["queue"]["kendall_tau_distance_entry"],
         "eta_median_error": summary["eta"]["median_error"],
         "durability": summary["durability"],
         "generator_flags": summary["generator"]["flags"],
@@ -159,7 +160,7 @@ def spread(values: list[float | None]) -> dict[str, float | None]:
 
 SPREAD_KEYS = (
     "goodput", "applicant_goodput", "served_p99_ms", "applicant_p99_ms", "timeouts",
-    "kendall_tau_distance", "eta_median_error", "offered_per_second",
+    "kendall_tau_distance", "kendall_tau_distance_entry", "eta_median_error", "offered_per_second",
 )  # fmt: skip
 
 

@@ -89,6 +89,7 @@ class Queued:
     predicted_high: float = -1.0
     admitted: float = -1.0  # when the answer carrying their pass reached them; -1: never
     gave_up: float = -1.0
+    ticket: int = -1  # their ticket's number, read from the cookie: the room lets people in by it
 
     @property
     def wait(self) -> float:
@@ -186,12 +187,24 @@ class Recorder:
     # Summaries ------------------------------------------------------------------------------------------
 
     def fairness(self) -> dict[str, Any]:
+        """Two orders against the order of arrival, over the people let in from the queue:
+
+        - ``kendall_tau_distance``: the order the room gave them their turn (it moves its serving
+          counter along the ticket numbers; in an event, the draw reorders those who came before
+          the start, on purpose, and this figure shows it);
+        - ``kendall_tau_distance_entry``: the order they actually got in, which adds their own
+          timing: a person checks their place every few seconds, so two turns a second apart can
+          be taken in either order."""
         admitted = [q for q in self.queued if q.admitted >= 0]
+        numbered = [q for q in admitted if q.ticket >= 0]
         return {
             "queued": len(self.queued),
             "admitted_from_queue": len(admitted),
             "gave_up_in_queue": sum(1 for q in self.queued if q.gave_up >= 0),
             "kendall_tau_distance": round(
+                kendall_tau_distance([q.arrived for q in numbered], [float(q.ticket) for q in numbered]), 5
+            ),
+            "kendall_tau_distance_entry": round(
                 kendall_tau_distance([q.arrived for q in admitted], [q.admitted for q in admitted]), 5
             ),
         }

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from haven.app import Haven
+from haven.shield.limiter import Limiter
 from haven.shield.tokens import Pass, Signer, Ticket
 from tests.conftest import TEST_SECRET
 from tests.shield.gate_kit import admin_headers, browser, gated, position_in, steer
@@ -124,6 +125,33 @@ async def test_when_the_turn_comes_the_ticket_becomes_a_pass(haven: Haven) -> No
         turn = await client.get("/en/waiting-room?next=/en/account")
         assert turn.status_code == 200
         assert "There is no queue right now" in turn.text or "It is your turn" in turn.text
+
+
+async def test_a_turn_claimed_on_a_request_the_limiter_sheds_still_gives_the_pass(
+    app: Haven, tmp_path: Path
+) -> None:
+    """The claim spends the ticket; the 503 that follows must carry the pass, or the visitor, told
+    it is their turn, could never get in."""
+    clock = [0.0]
+    lagging = Limiter(now=lambda: clock[0])
+    haven = gated(app, tmp_path / "var", limiter=lagging)
+    await queueing(haven)
+    async with browser(haven) as client:
+        await client.get(SIGN_UP)
+        room = haven.shield.room  # type: ignore[union-attr]
+        await room.store.advance(room.name, 1)
+        await room.tick()
+        lagging.note_loop_lag(0.5)  # the worker's loop is late twice: it sheds pages at once
+        lagging.note_loop_lag(0.5)
+        busy = await client.get(SIGN_UP)
+        assert busy.status_code == 503
+        assert "retry-after" in busy.headers
+        assert "haven_pass" in client.cookies
+        assert "haven_ticket" not in client.cookies
+        clock[0] = 10.0  # the lag is over
+        lagging.note_loop_lag(0.001)
+        answer = await client.get(SIGN_UP)
+        assert answer.status_code == 200  # in, with the pass from the busy answer
 
 
 async def test_the_status_is_json_with_words_in_both_languages(haven: Haven) -> None:

@@ -388,3 +388,24 @@ async def test_a_crowd_that_lasts_does_not_teach_the_limiter_that_its_own_queuei
     late = [limit for when, limit in run.limits if when >= 27]
     assert max(late) <= 2 * capacity
     assert p99([latency for when, latency in run.latencies if when >= 27]) <= 2 * base
+
+
+async def test_pressure_is_the_share_of_recent_time_at_capacity_not_one_instant() -> None:
+    clock = FakeClock()
+    limiter = fixed(clock, 10)
+    assert limiter.pressure() == 0.0
+    sign_in = await limiter.acquire(Priority.CRITICAL, cost=10)  # one costly request fills the limit
+    assert limiter.pressure() == pytest.approx(0.05)  # one 100 ms slot of the last two seconds
+    clock.now = 0.15
+    sign_in.release()
+    assert limiter.pressure() == pytest.approx(0.05)  # no longer full: nothing new is noted
+    for step in range(1, 11):  # full, then shedding, for a whole second
+        clock.now = 0.15 + step / 10
+        held = await hold(limiter, Priority.CRITICAL, 10)
+        with pytest.raises(Shed):
+            await limiter.acquire(Priority.SHEDDABLE)
+        for permit in held:
+            permit.release()
+    assert 0.5 <= limiter.pressure() <= 0.6
+    clock.now = 5.0
+    assert limiter.pressure() == 0.0  # two seconds of calm forget it

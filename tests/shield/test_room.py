@@ -22,9 +22,12 @@ class Origin:
 
     busy: bool = False
     load: float = 0.5
+    level: float | None = None  # a pressure between the extremes, when set
 
-    def at_capacity(self) -> bool:
-        return self.busy
+    def pressure(self) -> float:
+        if self.level is not None:
+            return self.level
+        return 1.0 if self.busy else 0.0
 
     def utilization(self) -> float:
         return self.load
@@ -65,6 +68,26 @@ async def test_an_idle_room_lets_everyone_in_and_a_busy_origin_starts_the_queue(
     await tick(room, clock)
     assert not room.admits_directly()
     assert room.state.queueing
+
+
+async def test_the_room_follows_pressure_that_persists_and_holds_its_rate_in_between(store: Store) -> None:
+    clock, origin = Clock(), Origin(level=0.2)
+    room = make_room(store, clock, origin=origin, start_rate=10)
+    await room.tick()
+    assert room.admits_directly()  # full now and then: not yet a reason to queue
+    origin.level = 0.3
+    await tick(room, clock)
+    assert room.state.queueing
+    for _ in range(100):
+        await room.join("")
+    await tick(room, clock, times=3)
+    assert room.rate == 10  # between growing and shrinking: held
+    origin.level = 0.6
+    await tick(room, clock)
+    assert room.rate == pytest.approx(8)
+    origin.level = 0.05
+    await tick(room, clock)
+    assert room.rate == pytest.approx(8 * 1.1 + 1)
 
 
 async def test_the_queue_switches_itself_off_once_drained_and_healthy(store: Store) -> None:

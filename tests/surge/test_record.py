@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from haven.surge.journeys import ticket_number
 from haven.surge.record import Recorder, eta_error, kendall_tau_distance
 
 
@@ -56,8 +57,9 @@ def test_the_recorder_measures_fairness_eta_and_waits_of_queued_people() -> None
         (2.0, 13.0, (20, 30)),
         (3.0, 20.0, (10, 14)),
     ]
-    for arrived, admitted, (low, high) in plan:
+    for number, (arrived, admitted, (low, high)) in enumerate(plan):
         entry = recorder.join(arrived, arrived)
+        entry.ticket = number if number != 1 else 4  # the second person's place was lost and taken again
         entry.predicted_low, entry.predicted_high = low, high
         recorder.admit(entry, admitted)
     quitter = recorder.join(4.0, 4.0)
@@ -66,7 +68,8 @@ def test_the_recorder_measures_fairness_eta_and_waits_of_queued_people() -> None
     assert fairness["queued"] == 5
     assert fairness["admitted_from_queue"] == 4
     assert fairness["gave_up_in_queue"] == 1
-    assert fairness["kendall_tau_distance"] == pytest.approx(1 / 6, abs=1e-4)
+    assert fairness["kendall_tau_distance_entry"] == pytest.approx(1 / 6, abs=1e-4)
+    assert fairness["kendall_tau_distance"] == pytest.approx(2 / 6, abs=1e-4)  # ticket 4 came after 2 and 3
     eta = recorder.eta()
     # Waits 10, 13, 11, 17 against midpoints 10, 14, 25, 12.
     errors = sorted([0.0, 1 / 13, 14 / 11, 5 / 17])
@@ -87,3 +90,10 @@ def test_goodput_counts_only_answers_within_the_slo_and_never_the_waiting_room()
     assert (second.answered, second.good) == (4, 1)
     assert recorder.served.get_total_count() == 3
     assert recorder.room.get_total_count() == 1
+
+
+def test_the_ticket_number_is_read_from_the_cookie_and_nothing_else_is() -> None:
+    assert ticket_number("t.main.42.1700000000000.12.DPxA.ucTo2WxhmUSbiAkts8oawg") == 42
+    assert ticket_number("p.main.abc.1.2.DPxA.mac") == -1
+    assert ticket_number("garbage") == -1
+    assert ticket_number("t.main.x.1.2.k.m") == -1
