@@ -64,7 +64,7 @@ from haven.web.asgi import Message, Receive, Scope, Send
 from haven.web.i18n import Language
 from haven.web.pagecache import send_body, send_method_not_allowed
 from haven.web.personal import HOLDER_COOKIE
-from haven.web.security import client_address, unsign
+from haven.web.security import client_address, forwarded_https, unsign
 
 logger = logging.getLogger("haven.shield")
 
@@ -476,7 +476,7 @@ class Shield:
     def _secure(self, scope: Scope) -> bool:
         if scope.get("scheme") == "https":
             return True
-        return self.settings.behind_proxy and header(scope, b"x-forwarded-proto") == "https"
+        return forwarded_https(self.settings.behind_proxy, header(scope, b"x-forwarded-proto"))
 
     def _pass_age(self) -> int:
         return int(self.room.settings.pass_seconds)

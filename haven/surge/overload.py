@@ -236,7 +236,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--levels", default=",".join(f"{x:g}" for x in LEVELS), help="Multiples of capacity.")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--duration", type=float, default=60.0, help="Seconds of arrivals per level.")
-    parser.add_argument("--settle", type=float, default=20.0, help="Goodput counts from this second on.")
+    parser.add_argument("--settle", type=float, default=25.0, help="Goodput counts from this second on.")
     parser.add_argument("--drain", type=float, default=20.0)
     parser.add_argument("--mix", default=MIX)
     parser.add_argument("--think", type=float, default=0.5)

@@ -107,6 +107,21 @@ def summarise(outcome: Outcome, durability: dict[str, Any] | None) -> dict[str, 
             "wait_seconds": _summary(waits),
         },
         "eta": rec.eta(),
+        # One row per person who queued, so that anyone can recompute the figures above:
+        # [arrived, joined, ticket, admitted (-1: never), gave up (-1: no; -2: still waiting at the
+        # end), predicted low, predicted high], seconds from the start of the run.
+        "queue_records": [
+            [
+                round(q.arrived, 3),
+                round(q.joined, 3),
+                q.ticket,
+                round(q.admitted, 3),
+                round(q.gave_up, 3),
+                round(q.predicted_low, 1),
+                round(q.predicted_high, 1),
+            ]
+            for q in rec.queued
+        ],
         "durability": durability,
         "unfinished_at_end": dict(outcome.unfinished),
         "series": _series(outcome),

@@ -19,7 +19,7 @@ from haven.content.site import Site
 from haven.settings import Settings
 from haven.web.i18n import Language
 from haven.web.pagecache import SECURITY_HEADERS
-from haven.web.security import client_address, new_token, sign, unsign
+from haven.web.security import client_address, forwarded_https, new_token, sign, unsign
 
 SESSION_COOKIE: Final = "haven_session"
 CSRF_COOKIE: Final = "haven_csrf"
@@ -70,7 +70,7 @@ class Personal:
     def secure(self, request: Request) -> bool:
         if self.always_secure or request.url.scheme == "https":
             return True
-        return self.settings.behind_proxy and request.headers.get("x-forwarded-proto") == "https"
+        return forwarded_https(self.settings.behind_proxy, request.headers.get("x-forwarded-proto"))
 
     def client_address(self, request: Request) -> str:
         return client_address(

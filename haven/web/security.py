@@ -20,6 +20,14 @@ def client_address(behind_proxy: bool, forwarded_for: str, peer: str | None) -> 
     return peer or "unknown"
 
 
+def forwarded_https(behind_proxy: bool, forwarded_proto: str | None) -> bool:
+    """Whether our proxy received the request over TLS: the last entry of ``X-Forwarded-Proto``
+    (the one our proxy set), in any case."""
+    if not behind_proxy or not forwarded_proto:
+        return False
+    return forwarded_proto.split(",")[-1].strip().lower() == "https"
+
+
 def new_token() -> str:
     """256 random bits, URL-safe."""
     return secrets.token_urlsafe(32)

@@ -77,6 +77,9 @@ def test_election_night_in_seconds_against_a_real_server(tmp_path: Path) -> None
         assert summary["journeys"][kind]["outcomes"].get("completed", 0) >= 1, summary["journeys"]
     assert summary["queue"]["queued"] >= 1
     assert summary["queue"]["admitted_from_queue"] >= 1
+    records = summary["queue_records"]
+    assert len(records) == summary["queue"]["queued"]
+    assert all(row[2] >= 1 for row in records)  # each person's ticket number was read
     assert summary["requests"]["timeouts"] == 0
     durability = summary["durability"]
     assert durability["ok"] is True
