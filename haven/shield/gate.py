@@ -72,7 +72,14 @@ TICKET_COOKIE: Final = "haven_ticket"
 PASS_COOKIE: Final = "haven_pass"  # noqa: S105 - a cookie name, not a secret
 PAGE_COST: Final = 1.0
 SUBMIT_COST: Final = 2.0  # a POST writes: about 9 ms of CPU against 2-3 ms for a page
-PASSWORD_COST: Final = 8.0  # argon2id holds a core for about 170 ms: a few at once per worker
+# argon2id holds a core for about 170 ms. Hashes wait in a lane of their own (HASH_SLOTS at once per
+# worker, at most HASH_WAIT seconds), so that they never fill the limit that pages need; inside the
+# limiter they weigh 4, a cost class of their own (their latency is learnt apart from pages').
+PASSWORD_COST: Final = 4.0
+HASH_SLOTS: Final = 2
+HASH_WAIT: Final = 3.0
+HASH_RETRY: Final = 3  # Retry-After (s) when the lane is full
+HOLDER_RETRY_MAX: Final = 2  # people let in are shed only for a moment: they retry soon
 PASSWORD_ROUTES: Final = frozenset(
     path for key in ("sign_up", "sign_in", "reset") for path in ACCOUNT_PATHS[key].values()
 )
@@ -126,9 +133,10 @@ class Shield:
     ) -> None:
         self.settings = settings
         self.signer = Signer([settings.secret_key, *settings.shield_old_keys])
-        # The floor leaves room for two password hashes: at a lower limit, one sign-in alone would
+        # The floor leaves room for the hash lane and pages beside it: lower, one sign-in alone would
         # fill the worker and read as overload, and the room would close its door on one request.
-        self.limiter = limiter or Limiter(min_limit=2 * PASSWORD_COST, initial_limit=2 * PASSWORD_COST + 4)
+        self.limiter = limiter or Limiter(min_limit=4 * PASSWORD_COST, initial_limit=4 * PASSWORD_COST + 4)
+        self.hashes = asyncio.Semaphore(HASH_SLOTS)
         room_settings = room_settings or RoomSettings(
             name=settings.room,
             ticket_ttl=settings.place_kept_minutes * 60.0,
@@ -303,12 +311,42 @@ class Shield:
         cookie_headers: list[tuple[bytes, bytes]],
     ) -> int:
         """Past the admission limiter to the application, or shed at once."""
+        if cost == PASSWORD_COST:
+            try:
+                async with asyncio.timeout(HASH_WAIT):
+                    await self.hashes.acquire()
+            except TimeoutError:
+                self.sheds["hash_lane"] = self.sheds.get("hash_lane", 0) + 1
+                return await self._busy(scope, send, HASH_RETRY, cookie_headers)
+            try:
+                return await self._limited(scope, receive, send, app, priority, cost, cookie_headers)
+            finally:
+                self.hashes.release()
+        return await self._limited(scope, receive, send, app, priority, cost, cookie_headers)
+
+    async def _limited(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        app: App,
+        priority: Priority,
+        cost: float,
+        cookie_headers: list[tuple[bytes, bytes]],
+    ) -> int:
         try:
             permit = await self.limiter.acquire(priority, cost)
         except Shed as shed:
             # A pass given on this very request (a claimed turn, a first visit) goes out with the
             # 503: its ticket is spent, and without the pass the visitor could not get in again.
-            return await self._busy(scope, send, shed.retry_after, cookie_headers)
+            # People let in are asked to come back in a moment; anonymous calls get the limiter's
+            # hint, which grows while the overload lasts.
+            retry = (
+                shed.retry_after
+                if priority is Priority.SHEDDABLE
+                else min(shed.retry_after, HOLDER_RETRY_MAX)
+            )
+            return await self._busy(scope, send, retry, cookie_headers)
         status = 0
 
         async def sending(message: Message) -> None:

@@ -3,15 +3,18 @@ operators' API, rate limits and forged cookies. (The stub application stands in 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from haven.app import Haven
+from haven.shield import gate as gate_module
 from haven.shield.limiter import Limiter
 from haven.shield.tokens import Pass, Signer, Ticket
+from haven.web.asgi import Receive, Scope, Send
 from tests.conftest import TEST_SECRET
-from tests.shield.gate_kit import admin_headers, browser, gated, position_in, steer
+from tests.shield.gate_kit import admin_headers, browser, gated, position_in, steer, stub
 
 SIGN_UP = "/en/account/sign-up"
 
@@ -152,6 +155,36 @@ async def test_a_turn_claimed_on_a_request_the_limiter_sheds_still_gives_the_pas
         lagging.note_loop_lag(0.001)
         answer = await client.get(SIGN_UP)
         assert answer.status_code == 200  # in, with the pass from the busy answer
+
+
+async def test_password_hashes_wait_in_a_lane_of_their_own_and_pages_go_past(
+    app: Haven, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sign-ins hash at once per worker; a third waits a moment, then is told to come back,
+    while pages (and other forms) go past them all the time."""
+    monkeypatch.setattr(gate_module, "HASH_WAIT", 0.2)
+    hashing = asyncio.Event()
+
+    async def slow_hashes(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] == "POST" and scope["path"] == SIGN_UP:
+            await hashing.wait()  # the hash that takes its time
+        await stub(scope, receive, send)
+
+    haven = gated(app, tmp_path / "var", behind=slow_hashes)
+    async with browser(haven) as client:
+        await client.get(SIGN_UP)  # a pass
+        first = asyncio.create_task(client.post(SIGN_UP, data={}))
+        second = asyncio.create_task(client.post(SIGN_UP, data={}))
+        await asyncio.sleep(0.05)
+        third = await client.post(SIGN_UP, data={})
+        assert third.status_code == 503
+        assert third.headers["retry-after"] == str(gate_module.HASH_RETRY)
+        page = await client.get("/en/account")
+        assert page.status_code == 200  # pages are not held behind the hashes
+        hashing.set()
+        assert (await first).status_code == 200
+        assert (await second).status_code == 200
+    assert haven.shield.sheds["hash_lane"] == 1  # type: ignore[union-attr]
 
 
 async def test_the_status_is_json_with_words_in_both_languages(haven: Haven) -> None:
