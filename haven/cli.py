@@ -130,6 +130,7 @@ def serve_forever(settings: settings_module.Settings) -> int:
     """Run Granian. Workers build the app themselves (``haven.app:build``) from the same
     environment, so every HAVEN_* value reaches them; the overrides are passed on the same way."""
     import os
+    import resource
     import subprocess
 
     from granian import Granian
@@ -141,6 +142,15 @@ def serve_forever(settings: settings_module.Settings) -> int:
     if subprocess.run([sys.executable, "-m", "haven", "check"], check=False).returncode != 0:
         return 1
     os.environ.update({"HAVEN_HOST": settings.host, "HAVEN_PORT": str(settings.port)})
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:  # every open connection is a file: take what the system allows
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard != resource.RLIM_INFINITY and hard < settings.connections + 64:
+        print(
+            f"haven: warning: the system allows {hard} open files, fewer than HAVEN_CONNECTIONS "
+            f"({settings.connections}); raise `ulimit -n`",
+            file=sys.stderr,
+        )
     server = Granian(
         "haven.app:build",
         factory=True,
@@ -153,6 +163,11 @@ def serve_forever(settings: settings_module.Settings) -> int:
         websockets=False,
         log_access=False,  # addresses of calculators carry answers; Haven never logs them
         respawn_failed_workers=True,
+        # Granian's backpressure caps *open connections* per worker (by default 1024). A crowd in
+        # the waiting room holds thousands of idle keep-alive connections between checks; at the
+        # default, new visitors would not even be accepted. The shield limits the work instead.
+        backlog=4096,
+        backpressure=settings.connections,
     )
     print(f"haven: serving on http://{settings.host}:{settings.port}", flush=True)
     server.serve()

@@ -139,6 +139,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "host": _parse_host,
     "port": _int_between(1, 65535),
     "workers": _int_between(1, 64),
+    "connections": _int_between(128, 1_000_000),
     "public_url": _parse_url,
     "var_dir": Path,
     "database_url": _parse_database_url,
@@ -171,6 +172,11 @@ class Settings:
     port: int = _setting(8000, "Port the server listens on.")
     workers: int = _setting(
         1, "Server worker processes. One per core is a good start; more need HAVEN_DATABASE_URL."
+    )
+    connections: int = _setting(
+        16384,
+        "Open connections each worker accepts. A waiting room keeps many browsers connected between "
+        "their checks; what they may ask at once is the shield's business, not this number's.",
     )
     public_url: str = _setting(
         "",

@@ -17,7 +17,6 @@ import asyncio
 import json
 import random
 import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -423,7 +422,3 @@ JOURNEYS: Final[dict[str, Callable[[Visitor, float], Awaitable[None]]]] = {
     "checker": checker,
     "applicant": applicant,
 }
-
-
-def monotonic_clock(start: float) -> Callable[[], float]:
-    return lambda: time.monotonic() - start

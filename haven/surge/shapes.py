@@ -67,10 +67,6 @@ class Shape:
                 total += (self.rate(a) + self.rate(b)) / 2 * (b - a)
         return total
 
-    def scaled(self, factor: float) -> Shape:
-        """The same shape with every rate multiplied by ``factor``."""
-        return Shape(self.name, tuple((t, rate * factor) for t, rate in self.points))
-
     def arrivals(self, seed: int, poisson: bool = True) -> Iterator[float]:
         """Arrival times in seconds from the start. Poisson (independent visitors, seeded) by
         default; ``poisson=False`` spaces them evenly along the expected count."""
