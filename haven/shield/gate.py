@@ -79,6 +79,7 @@ PASSWORD_COST: Final = 4.0
 HASH_SLOTS: Final = 2
 HASH_WAIT: Final = 3.0
 HASH_RETRY: Final = 3  # Retry-After (s) when the lane is full
+HASH_PRESSURE: Final = 1.0  # a wait in the lane longer than this counts as pressure
 HOLDER_RETRY_MAX: Final = 2  # people let in are shed only for a moment: they retry soon
 PASSWORD_ROUTES: Final = frozenset(
     path for key in ("sign_up", "sign_in", "reset") for path in ACCOUNT_PATHS[key].values()
@@ -312,12 +313,18 @@ class Shield:
     ) -> int:
         """Past the admission limiter to the application, or shed at once."""
         if cost == PASSWORD_COST:
+            # A full lane is the origin at capacity as much as a full limit is: the room must feel
+            # it, or it lets in people whose sign-ins are then refused.
+            waited = time.monotonic()
             try:
                 async with asyncio.timeout(HASH_WAIT):
                     await self.hashes.acquire()
             except TimeoutError:
                 self.sheds["hash_lane"] = self.sheds.get("hash_lane", 0) + 1
+                self.limiter.note_pressure()
                 return await self._busy(scope, send, HASH_RETRY, cookie_headers)
+            if time.monotonic() - waited > HASH_PRESSURE:
+                self.limiter.note_pressure()
             try:
                 return await self._limited(scope, receive, send, app, priority, cost, cookie_headers)
             finally:

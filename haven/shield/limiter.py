@@ -426,6 +426,10 @@ class Limiter:
             or (self._queued > 0 and now - self._queue_since > self._target)
         )
 
+    def note_pressure(self) -> None:
+        """Pressure seen outside the limiter (a full lane of costly requests in front of it)."""
+        self._note_pressure(self._now())
+
     def pressure(self) -> float:
         """The share of the last ``PRESSURE_SPAN`` seconds in which this worker was at capacity
         (see ``at_capacity``): 0 when it never was, 1 when it always was. The waiting room steers
