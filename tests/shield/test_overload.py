@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from haven.app import Haven
+from haven.shield.limiter import CODEL_INTERVAL
 from haven.web.asgi import Message, Receive, Scope, Send
 from tests.shield.gate_kit import gated
 
@@ -127,9 +128,11 @@ async def test_with_the_shield_admitted_requests_stay_fast_and_the_rest_wait_or_
     assert statistics.median(served) < 5 * BASE
     assert p99(served) < 12 * BASE
     assert all(int(o.headers[b"retry-after"]) >= 1 for o in turned_away)
-    # Told at once, not left to time out (the generator shares this process: allow it some noise).
-    # (The median, not the p99: in a full test run the runner's own stalls reach this loop's tail.)
-    assert statistics.median([o.latency for o in turned_away]) < 0.1
+    # Told at once, not left to time out: a request refused at the door answers in microseconds,
+    # one that waited in the limiter's queue is refused within CoDel's interval (100 ms). So the
+    # median is bounded by a few intervals, far below any client's timeout. (The median, not the
+    # p99: in a full test run the runner's own stalls reach this loop's tail.)
+    assert statistics.median([o.latency for o in turned_away]) < 3 * CODEL_INTERVAL
     assert max(o.latency for o in turned_away) < 2.0
     # Once at capacity, the room queues newcomers (who would come back when their turn comes).
     queued_from = next(
