@@ -23,10 +23,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.content import cpu_seconds, pinned, wrk
+from bench.content import cpu_seconds, wrk
 from haven.checker.schemas import CRS_EXAMPLE
 from haven.rules import crs
 from haven.rules.common import ABILITIES, Education, Language, LanguageLevels
+from haven.surge.servers import pinned
 from tests.server import start_server
 
 RESULTS = Path(__file__).resolve().parent / "results" / "checker.json"

@@ -5,3 +5,5 @@ from haven.surge.overload import main
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+__all__ = ["main"]

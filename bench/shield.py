@@ -30,8 +30,8 @@ from typing import Any
 
 import httpx
 
-from bench.content import PAGE, pinned, wrk
-from bench.room_memory import private_redis
+from bench.content import PAGE, wrk
+from haven.surge.servers import pinned, private_redis
 from tests.server import RunningServer, start_server
 
 RESULTS = Path(__file__).resolve().parent / "results" / "shield.json"
