@@ -159,6 +159,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "admin_token": _parse_secret,
     "pass_minutes": _int_between(1, 24 * 60),
     "place_kept_minutes": _int_between(1, 24 * 60),
+    "admit_start": _int_between(1, 100_000),
     "rate_per_address": _int_between(1, 1_000_000),
     "rate_per_visitor": _int_between(1, 1_000_000),
     "joins_per_address": _int_between(1, 1_000_000),
@@ -245,6 +246,11 @@ class Settings:
     )
     place_kept_minutes: int = _setting(
         10, "Minutes a place in the queue is kept when its waiting page stops checking in."
+    )
+    admit_start: int = _setting(
+        5,
+        "New visitors let in per second per worker at first, and after a calm: the room's rate grows "
+        "from here while it is used and the origin keeps up; a crowd faster than it queues.",
     )
     rate_per_address: int = _setting(
         600, "Requests to dynamic pages and the API allowed per client address per minute, per worker."

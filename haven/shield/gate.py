@@ -17,9 +17,11 @@ the database:
 Nothing is ever let through unbounded: a request the limiter cannot place is shed at once with a
 prebuilt 503 and ``Retry-After``.
 
-**Cost.** Requests are weighted in the limiter by what they cost: a password hash (sign-up, sign-in,
-new password) holds a core for about 170 ms at Haven's argon2id settings, where a dynamic page takes
-2–3 ms and a submission about 9 ms (``bench/results/accounts.json``; ``python -m bench.shield``).
+**Cost.** Requests are weighted by what they cost: a password hash (sign-up, sign-in, new password)
+holds a core for about 170 ms at Haven's argon2id settings, where a dynamic page takes 2–3 ms and a
+submission about 9 ms (``bench/results/accounts.json``; ``python -m bench.shield``). Hashes wait in a
+lane of their own (``haven/shield/lane.py``) and never enter the limiter; there, a submission weighs
+2 and a page 1.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from haven.shield.admin import (
     read_body,
     send_json,
 )
+from haven.shield.lane import Lane, LaneFull
 from haven.shield.limiter import Limiter, Priority, Shed, watch_loop_lag
 from haven.shield.pages import (
     STATUS_PATH,
@@ -72,14 +75,12 @@ TICKET_COOKIE: Final = "haven_ticket"
 PASS_COOKIE: Final = "haven_pass"  # noqa: S105 - a cookie name, not a secret
 PAGE_COST: Final = 1.0
 SUBMIT_COST: Final = 2.0  # a POST writes: about 9 ms of CPU against 2-3 ms for a page
-# argon2id holds a core for about 170 ms. Hashes wait in a lane of their own (HASH_SLOTS at once per
-# worker, at most HASH_WAIT seconds), so that they never fill the limit that pages need; inside the
-# limiter they weigh 4, a cost class of their own (their latency is learnt apart from pages').
-PASSWORD_COST: Final = 4.0
+# argon2id holds a core for about 170 ms: hashes wait in a lane of their own, HASH_SLOTS at once per
+# worker and at most HASH_WAIT seconds, so that they never fill the limit that pages need.
 HASH_SLOTS: Final = 2
-HASH_WAIT: Final = 3.0
-HASH_RETRY: Final = 3  # Retry-After (s) when the lane is full
-HASH_PRESSURE: Final = 1.0  # a wait in the lane longer than this counts as pressure
+HASH_WAIT: Final = 0.5  # a sign-in answers within half a second and a hash, or is told to retry
+HASH_RETRY: Final = 2  # Retry-After (s) when the lane is full
+HASH_PRESSURE: Final = 0.25  # a wait in the lane longer than this counts as pressure
 HOLDER_RETRY_MAX: Final = 2  # people let in are shed only for a moment: they retry soon
 PASSWORD_ROUTES: Final = frozenset(
     path for key in ("sign_up", "sign_in", "reset") for path in ACCOUNT_PATHS[key].values()
@@ -96,9 +97,33 @@ TOO_MANY_JSON: Final = (
 
 
 def cost_of(method: str, path: str) -> float:
+    """The request's weight in the limiter; 0 for a password hash, which takes the lane instead."""
     if method != "POST":
         return PAGE_COST
-    return PASSWORD_COST if path in PASSWORD_ROUTES else SUBMIT_COST
+    return 0.0 if path in PASSWORD_ROUTES else SUBMIT_COST
+
+
+class Answer:
+    """The status of an answer, once the application has started it (0 until then)."""
+
+    __slots__ = ("status",)
+
+    def __init__(self) -> None:
+        self.status = 0
+
+
+class Origin:
+    """The origin's health as the waiting room reads it: the limiter's pressure (which the lane
+    feeds with its long waits and sheds) and the fuller of the limiter and the lane."""
+
+    def __init__(self, limiter: Limiter, lane: Lane) -> None:
+        self.limiter, self.lane = limiter, lane
+
+    def pressure(self) -> float:
+        return self.limiter.pressure()
+
+    def utilization(self) -> float:
+        return max(self.limiter.utilization(), self.lane.utilization())
 
 
 def read_cookies(scope: Scope) -> dict[str, str]:
@@ -134,22 +159,21 @@ class Shield:
     ) -> None:
         self.settings = settings
         self.signer = Signer([settings.secret_key, *settings.shield_old_keys])
-        # The floor leaves room for the hash lane and pages beside it: lower, one sign-in alone would
-        # fill the worker and read as overload, and the room would close its door on one request.
-        self.limiter = limiter or Limiter(min_limit=4 * PASSWORD_COST, initial_limit=4 * PASSWORD_COST + 4)
-        self.hashes = asyncio.Semaphore(HASH_SLOTS)
+        self.limiter = limiter or Limiter(min_limit=16, initial_limit=20)
+        self.lane = Lane(HASH_SLOTS, HASH_WAIT, HASH_PRESSURE, self.limiter.note_pressure)
         room_settings = room_settings or RoomSettings(
             name=settings.room,
             ticket_ttl=settings.place_kept_minutes * 60.0,
             pass_seconds=settings.pass_minutes * 60.0,
+            start_rate=float(settings.admit_start),
         )
-        self.room = Room(store, self.signer, self.limiter, room_settings, now=now)
+        self.room = Room(store, self.signer, Origin(self.limiter, self.lane), room_settings, now=now)
         self.pages = WaitingPages(site, self.room.settings.ticket_ttl, settings.join_work)
         self.work = Work(self.signer, room_settings.name, settings.join_work, now)
         self.limits = ClientLimits(settings)
         self.busy_page = site.busy
         self.refused: dict[tuple[str, str], int] = {}  # (cookie, reason) -> count
-        self.sheds: dict[str, int] = {}  # "rate" -> 429s sent (the limiter counts its own sheds)
+        self.sheds: dict[str, int] = {}  # "rate" -> 429s sent (the limiter and the lane count theirs)
         self._tasks: list[asyncio.Task[None]] = []
 
     # Lifecycle ---------------------------------------------------------------------------------------
@@ -238,14 +262,17 @@ class Shield:
         """Let a visitor without a pass in (0, with the pass cookie added to ``cookie_headers``), or
         answer with the waiting page (the status sent)."""
         room = self.room
+        counted = False  # whether this visit used the address's allowance of new places
         if room.admits_directly():
             # A new pass is a new place in, whether or not anyone queues: the same allowance per
             # address, so that nobody stockpiles passes while the room is idle.
             if not await self.limits.allow_join(self._address(scope)):
                 return await self._too_many(scope, send)
-            _, token = await room.grant()
-            cookie_headers.append(self._cookie(scope, PASS_COOKIE, token, self._pass_age()))
-            return 0
+            counted = True
+            if await room.let_in_directly():
+                _, token = await room.grant()
+                cookie_headers.append(self._cookie(scope, PASS_COOKIE, token, self._pass_age()))
+                return 0
         ticket = self._ticket(cookies)
         if ticket is not None:
             claimed = await room.claim(ticket)
@@ -256,7 +283,7 @@ class Shield:
         path: str = scope["path"]
         query = scope["query_string"].decode("latin-1")
         target = safe_next(path + (f"?{query}" if query else "")) if scope["method"] == "GET" else ""
-        place, new_cookie = await self._place(scope, cookies, ticket)
+        place, new_cookie = await self._place(scope, cookies, ticket, counted=counted)
         if new_cookie is not None:
             cookie_headers.append(new_cookie)
         if isinstance(place, int):
@@ -265,10 +292,11 @@ class Shield:
         return await self._send_page(scope, send, language_of(path), view, cookie_headers)
 
     async def _place(
-        self, scope: Scope, cookies: dict[str, str], ticket: Ticket | None
+        self, scope: Scope, cookies: dict[str, str], ticket: Ticket | None, *, counted: bool = False
     ) -> tuple[Place | int | View, tuple[bytes, bytes] | None]:
         """The visitor's place, joining when they have none: or 429 (too many joins from their
-        address), or the proof-of-work page when the room asks for one and it was not done."""
+        address, unless ``counted`` already), or the proof-of-work page when the room asks for one
+        and it was not done."""
         room = self.room
         if ticket is not None:
             place = await room.place(ticket)
@@ -280,7 +308,7 @@ class Shield:
             answer = parse_qs(scope["query_string"].decode("latin-1")).get("work", [""])[0]
             if not self.work.check(answer):
                 return View("working", challenge=self.work.challenge()), None
-        if not await self.limits.allow_join(self._address(scope)):
+        if not counted and not await self.limits.allow_join(self._address(scope)):
             return 429, None
         holder = unsign(cookies.get(HOLDER_COOKIE), self.settings.secret_key, HOLDER_COOKIE) or ""
         ticket, token = await room.join(holder)
@@ -311,24 +339,19 @@ class Shield:
         cost: float,
         cookie_headers: list[tuple[bytes, bytes]],
     ) -> int:
-        """Past the admission limiter to the application, or shed at once."""
-        if cost == PASSWORD_COST:
-            # A full lane is the origin at capacity as much as a full limit is: the room must feel
-            # it, or it lets in people whose sign-ins are then refused.
-            waited = time.monotonic()
+        """Past the admission limiter (or the lane, for a password hash) to the application, or
+        shed at once."""
+        if not cost:
+            # A full lane is the origin at capacity as much as a full limit is: the lane tells the
+            # limiter's pressure, so that the room lets fewer people in.
             try:
-                async with asyncio.timeout(HASH_WAIT):
-                    await self.hashes.acquire()
-            except TimeoutError:
-                self.sheds["hash_lane"] = self.sheds.get("hash_lane", 0) + 1
-                self.limiter.note_pressure()
+                await self.lane.enter()
+            except LaneFull:
                 return await self._busy(scope, send, HASH_RETRY, cookie_headers)
-            if time.monotonic() - waited > HASH_PRESSURE:
-                self.limiter.note_pressure()
             try:
-                return await self._limited(scope, receive, send, app, priority, cost, cookie_headers)
+                return await self._app(scope, receive, send, app, cookie_headers)
             finally:
-                self.hashes.release()
+                self.lane.leave()
         return await self._limited(scope, receive, send, app, priority, cost, cookie_headers)
 
     async def _limited(
@@ -354,24 +377,37 @@ class Shield:
                 else min(shed.retry_after, HOLDER_RETRY_MAX)
             )
             return await self._busy(scope, send, retry, cookie_headers)
-        status = 0
+        answer = Answer()
+        try:
+            return await self._app(scope, receive, send, app, cookie_headers, answer)
+        finally:
+            if answer.status == 0:  # the client went away before an answer: no latency to learn from
+                permit.abandon()
+            else:
+                permit.release(ok=answer.status < 500)
+
+    @staticmethod
+    async def _app(
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        app: App,
+        cookie_headers: list[tuple[bytes, bytes]],
+        answer: Answer | None = None,
+    ) -> int:
+        """The application, with the gate's cookies added to its answer (whose status is noted in
+        ``answer`` as it starts)."""
+        answer = answer or Answer()
 
         async def sending(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                answer.status = message["status"]
                 if cookie_headers:
                     message = {**message, "headers": [*message.get("headers", []), *cookie_headers]}
             await send(message)
 
-        try:
-            returned = await app(scope, receive, sending)
-        finally:
-            if status == 0:  # the client went away before an answer: no latency to learn from
-                permit.abandon()
-            else:
-                permit.release(ok=status < 500)
-        return returned or status
+        returned = await app(scope, receive, sending)
+        return returned or answer.status
 
     async def _busy(
         self, scope: Scope, send: Send, retry_after: int, cookies: list[tuple[bytes, bytes]] | None = None
@@ -448,7 +484,8 @@ class Shield:
         return await self._send_page(scope, send, lang, view, cookie_headers)
 
     async def _status(self, scope: Scope, send: Send) -> int:
-        """The JSON status: read-only but for the check-in that keeps the place alive."""
+        """The JSON status: read-only but for the check-in that keeps the place alive. A check
+        whose turn is due within seconds is held until it comes (see ``Room.near_turn``)."""
         if scope["method"] not in ("GET", "HEAD"):
             await send_method_not_allowed(send)
             return 405
@@ -461,7 +498,10 @@ class Shield:
         elif ticket is None:
             view = View("lapsed")
         else:
-            view = self._view(await self.room.place(ticket), "")
+            place = await self.room.place(ticket)
+            if scope["method"] == "GET":  # near the front, answered when the turn comes
+                place = await self.room.near_turn(ticket, place)
+            view = self._view(place, "")
         body = self.pages.status(view, self.room.speed)
         await send_body(send, 200, body, b"application/json", head=scope["method"] == "HEAD")
         return 200
@@ -507,9 +547,14 @@ class Shield:
             "in_flight": limiter.in_flight,
             "queued": limiter.queued,
             "at_capacity": limiter.at_capacity(),
-            "sheds": {**limiter.sheds, **self.sheds},
+            "sheds": self.shed_counts(),
+            "hash_lane": {"busy": self.lane.busy, "waiting": self.lane.waiting, "slots": self.lane.slots},
             "refused_cookies": {f"{name}:{reason}": n for (name, reason), n in self.refused.items()},
         }
+
+    def shed_counts(self) -> dict[str, int]:
+        """Requests shed, by reason: the limiter's, the lane's and the rate limits'."""
+        return {**self.limiter.sheds, "hash_lane": self.lane.sheds, **self.sheds}
 
     # Small parts --------------------------------------------------------------------------------------
 

@@ -75,6 +75,24 @@ RETRY_MAX: Final = 30
 _WAITING, _HELD, _DONE = 0, 1, 2
 
 
+class TimeAverage:
+    """The time-weighted average of a quantity that holds its value between updates, over about
+    ``tau`` seconds: exact for such a step function, and O(1) per update."""
+
+    __slots__ = ("at", "tau", "value")
+
+    def __init__(self, now: float, tau: float = UTILIZATION_TAU) -> None:
+        self.value, self.at, self.tau = 0.0, now, tau
+
+    def update(self, now: float, held: float) -> float:
+        """Account for ``held`` having held since the last update (call it before a change)."""
+        elapsed = now - self.at
+        if elapsed > 0:
+            self.value += (1 - math.exp(-elapsed / self.tau)) * (held - self.value)
+            self.at = now
+        return self.value
+
+
 class Shed(Exception):
     """The request cannot be served soon; answer 503 with ``Retry-After: retry_after``."""
 
@@ -166,7 +184,7 @@ class Limiter:
         # Pressure (sheds, queueing, a full limit, lag), for at_capacity and Retry-After.
         self._lag_until = self._pressure_at = self._pressure_since = -math.inf
         self._pressure_slots: deque[int] = deque()  # the 100 ms slots in which pressure was seen
-        self._utilization, self._utilization_at = 0.0, start
+        self._utilization = TimeAverage(start)
 
     @property
     def limit(self) -> float:
@@ -450,16 +468,10 @@ class Limiter:
 
     def utilization(self) -> float:
         """in_flight / limit, averaged over about ``UTILIZATION_TAU`` seconds."""
-        self._touch_utilization(self._now())
-        return self._utilization
+        return self._touch_utilization(self._now())
 
-    def _touch_utilization(self, now: float) -> None:
-        # The ratio is constant between changes, so the exact time-weighted average is a decay.
-        elapsed = now - self._utilization_at
-        if elapsed > 0:
-            weight = 1 - math.exp(-elapsed / UTILIZATION_TAU)
-            self._utilization += weight * (self._in_flight / self._limit - self._utilization)
-            self._utilization_at = now
+    def _touch_utilization(self, now: float) -> float:
+        return self._utilization.update(now, self._in_flight / self._limit)
 
     def _note_pressure(self, now: float) -> None:
         if now - self._pressure_at > PRESSURE_MEMORY:

@@ -61,10 +61,19 @@ class ShieldExporter(Collector):
             "in_flight", "Requests past the limiter and not finished (cost units).", limiter.in_flight
         )
         yield gauge("limiter_queue", "Requests waiting in the limiter's short queue.", limiter.queued)
+        yield gauge("hash_lane_busy", "Password hashes running in this worker's lane.", shield.lane.busy)
+        yield gauge(
+            "hash_lane_waiting", "Password hashes waiting for a slot in the lane.", shield.lane.waiting
+        )
+        yield gauge(
+            "pressure",
+            "Share of the last 2 s this worker was at capacity (the room's signal).",
+            limiter.pressure(),
+        )
         yield counter("work_solved", "Proofs of work accepted to join the queue.", shield.work.solved)
         yield counter("work_refused", "Proofs of work missing, wrong, stale or reused.", shield.work.refused)
         sheds = CounterMetricFamily("haven_shield_sheds", "Requests shed, by reason.", labels=["reason"])
-        for reason, count in sorted({**limiter.sheds, **shield.sheds}.items()):
+        for reason, count in sorted(shield.shed_counts().items()):
             sheds.add_metric([reason], count)
         yield sheds
         refused = CounterMetricFamily(

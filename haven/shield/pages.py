@@ -24,6 +24,7 @@ from urllib.parse import quote
 from markupsafe import escape
 
 from haven.content.site import Site, render_bilingual
+from haven.shield.room import HOLD_WITHIN
 from haven.web.clock import OTTAWA
 from haven.web.i18n import LANGUAGES, OTHER, Language
 
@@ -42,7 +43,7 @@ CHALLENGE: Final = "HAVENMARKCHALLENGE"
 CHECK_AGAIN: Final = "HAVENMARKCHECKAGAIN"
 SUMMARY: Final[dict[Language, str]] = {lang: f"HAVENMARKSUMMARY{lang.upper()}" for lang in LANGUAGES}
 MIN_POLL: Final = 5.0  # seconds between checks near the front of the line
-FRONT_POLL: Final = 1.0  # the soonest check when the turn is due (the room moves once a second)
+FRONT_POLL: Final = 1.0  # the next check when the turn is near (the room holds it until it comes)
 MAX_POLL: Final = 60.0  # and far back: a million people polling every 5 s would be 200k requests/s
 
 
@@ -70,10 +71,10 @@ class View:
             base = MIN_POLL * 2
         elif speed < 1e-3:
             base = MAX_POLL / 2 if self.position <= 100 else MAX_POLL
-        elif self.position / speed < MIN_POLL:
-            # The turn is due within seconds: one check when it is expected, so that people go
-            # in close to the order they came (the fairness a surge run measures).
-            return round(max(FRONT_POLL, self.position / speed * random.uniform(1.0, 1.2)), 1)  # noqa: S311
+        elif 0 <= self.eta_high <= HOLD_WITHIN:
+            # The turn is near: the room holds the next check until it comes, so check at once
+            # (people go in at the tick that reaches them, in the order they came).
+            return FRONT_POLL
         else:
             base = min(MAX_POLL, max(MIN_POLL, self.position / speed / 10))
         return round(base * random.uniform(0.8, 1.2), 1)  # noqa: S311 - jitter, not a secret

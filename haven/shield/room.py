@@ -8,25 +8,41 @@ switches itself off once the queue has drained. Operators can instead pause the 
 rate, open the gates, or schedule an event (everyone who arrives before the start is shuffled at the
 start; FIFO after).
 
-**Outflow.** Each worker runs a bounded controller: every tick it reads its limiter's pressure and
-utilisation, shrinks its admission rate by 20 % when the pressure is 50 % or more, grows it by 10 %
-+ 1 when the pressure is under 10 %, the utilisation under 75 % and people are waiting, and holds it
-otherwise, within [``min_rate``, ``max_rate``]. People let in now load the origin for the minutes
-their visit lasts, so the controller reacts to pressure that persists, not to an instant: one
-password hash can fill a worker's limit for a moment while the worker has room to spare. The serving
-counter then moves by ``rate × tick ÷ (1 − no-show rate)``: people who left the queue do not claim
-their turn, so the counter moves past them faster and the origin stays busy. With several workers
-each adds its own share, so the total follows the health of every worker. A fixed rate ("rate" mode)
-is shared through the store's clocked advance instead.
+**Outflow.** Each worker runs a bounded controller. Every tick it reads the origin's pressure and
+utilisation (its limiter's, and the lane's for password hashes) and sets its admission rate within
+[``min_rate``, ``max_rate``]:
 
-**ETA.** Measured from the speed of the serving counter (which already includes no-shows), shown as
-a range: the low end assumes the line speeds up by a quarter, the high end that it slows down by a
+- ×0.8 when the pressure is 50 % or more, ×0.95 from 20 %;
+- under 20 %, a step towards a utilisation of 75 % (up to ×1.1 + 0.1 a tick, the smaller the
+  nearer it is), when people are waiting and the rate is used: the people let in over the last five
+  ticks (who came in when their turn came) made up at least half of it;
+- held otherwise.
+
+People let in now load the origin for the minutes their visit lasts, and post their first form
+seconds after they come in, so the controller reacts to pressure that persists, not to an instant,
+and moves in small steps. While the room is idle, the same rate meters direct admissions (a bucket
+of two seconds' worth). It grows only while it is used, so a flash crowd meets the rate the origin
+was last seen to take and starts the queue within a second, before the crowd has reached the
+origin.
+
+The serving counter moves by ``rate × tick ÷ (1 − no-show rate)``: people who left the queue do not
+claim their turn, so the counter moves past them faster and the origin stays busy. With several
+workers each adds its own share, so the total follows the health of every worker. A fixed rate
+("rate" mode) is shared through the store's clocked advance instead.
+
+**ETA.** Measured from the speed of the serving counter (which already includes no-shows) over the
+last ten ticks, smoothed; when a line forms, from the rate the room lets people in. Shown as a
+range: the low end assumes the line speeds up by a quarter, the high end that it slows down by a
 third. The wait predicted at the join is written into the ticket, and compared with the actual wait
-when the ticket is claimed, so the room can report its own ETA error.
+when the ticket is claimed, so the room can report its own ETA error. A check from someone whose
+turn is due within ten seconds is held until the tick that reaches it, so people near the front go
+in in the order of the line.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import secrets
@@ -43,21 +59,43 @@ from haven.shield.tokens import Pass, Signer, Ticket
 
 logger = logging.getLogger("haven.shield")
 
-SHRINK: Final = 0.8  # rate × this when the origin is at capacity most of the time
-GROW: Final = 1.1  # rate × this + 1 when it has room
-ROOMY: Final = 0.75  # utilisation under which the origin "has room"
 # The limiter's pressure (the share of the last 2 s it was at capacity) steers the room. People let
 # in now load the origin for minutes, so the room reacts to what persists, not to an instant:
 QUEUE_AT: Final = 0.3  # start queueing new visitors at this pressure (and drain only below it)
-SHRINK_AT: Final = 0.5  # let fewer in from the queue at this pressure
-GROW_BELOW: Final = 0.1  # let more in below it (and while utilisation is under ROOMY)
+SHRINK_AT: Final = 0.5  # at this pressure, let in fewer: rate × SHRINK
+SHRINK: Final = 0.8
+EASE_AT: Final = 0.2  # from this pressure, a little fewer: rate × EASE
+EASE: Final = 0.95
+# Under EASE_AT the rate grows towards the utilisation ROOMY, by at most GROW_MAX a tick (the full
+# step when the origin is idle, none at ROOMY), plus GROW_STEP so that it leaves a low rate quickly.
+# Its effect shows only seconds later (people read a form before they post it), so the steps are
+# small: five ticks of the largest overshoot by 60 %, which SHRINK undoes in two.
+ROOMY: Final = 0.75
+GROW_MAX: Final = 0.1
+GROW_STEP: Final = 0.1
+# The rate grows only while it is used: while people let in in the last USE_TICKS ticks (at once,
+# or from the queue when they claimed their turn) came to at least USED of it. A counter that runs
+# ahead of the people who actually come in (they see their turn at their next check) is no sign
+# that the origin can take more. Idle, direct admissions come from a bucket of BURST_SECONDS at the
+# rate, and an unused rate sinks back towards ``start_rate`` by IDLE_DECAY a tick: a flash crowd
+# meets the rate the origin was last seen to take, not the ``max_rate`` a calm would drift to.
+USE_TICKS: Final = 5
+USED: Final = 0.5
+BURST_SECONDS: Final = 2.0
+IDLE_DECAY: Final = 0.98
 MAX_NO_SHOW: Final = 0.8  # never move the counter more than 5× the admission rate
 ETA_FAST: Final = 1.25  # the low end of the ETA range: the line speeds up by a quarter
 ETA_SLOW: Final = 0.75  # the high end: the line slows down to three quarters
 NO_SHOW_WINDOW: Final = 30  # ticks of history behind the no-show rate
+SPEED_TICKS: Final = 10  # ticks behind each measure of the counter's speed
 # Ticks a reached visitor may take to claim before counting as a no-show: the page near the front
 # checks every 5 s (±20 %, plus the script's own jitter), then loads the page it was going to.
 CLAIM_LAG: Final = 15
+# A check from someone whose turn is due within HOLD_WITHIN seconds (the high end of their ETA) is
+# held until the turn comes, for at most HOLD_SECONDS: people near the front go in at the tick that
+# reaches them, in the order of the line, instead of whenever their next check happens to fall.
+HOLD_WITHIN: Final = 10.0
+HOLD_SECONDS: Final = 10.0
 DRAIN_TICKS: Final = 5  # ticks in a row with nobody waiting before the safety net switches off
 STILL: Final = 1e-3  # tickets per second under which the line counts as not moving
 
@@ -127,6 +165,12 @@ class Room:
         self._shuffle: Shuffle | None = None
         self._shuffle_key: tuple[str, int] = ("", 0)
         self._drained = 0  # ticks in a row with nobody waiting
+        self._moving = 0  # ticks in a row with a line
+        self._moved = asyncio.Event()  # set (and replaced) after every tick
+        self._tokens = self.settings.start_rate * BURST_SECONDS  # direct admissions while idle
+        self._tokens_at = now()
+        self._taken = 0  # people let in through this worker since the last tick
+        self._use: deque[tuple[float, int]] = deque(maxlen=USE_TICKS)  # (seconds, people) per tick
 
     # The store, with a fallback ------------------------------------------------------------------
 
@@ -159,6 +203,30 @@ class Room:
         if state.mode == "open":
             return True
         return state.mode == "auto" and not state.queueing
+
+    async def let_in_directly(self) -> bool:
+        """Take a direct admission while the room is idle; False (and the room starts queueing) when
+        new visitors come faster than the rate the origin has been shown to take."""
+        if self.state.mode == "open":
+            return True
+        now = self.now()
+        burst = max(2.0, self.rate * BURST_SECONDS)
+        self._tokens = min(burst, self._tokens + (now - self._tokens_at) * self.rate)
+        self._tokens_at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            self._taken += 1
+            return True
+        if self.state.mode == "auto" and not self.state.queueing:
+            logger.warning("new visitors outpace the admission rate: the waiting room is queueing")
+            try:
+                await self.store.configure(self.name, queueing=True)
+                self.state = await self.store.state(self.name, now, self.settings.ticket_ttl)
+            except StoreUnavailable as error:
+                self._fall_back(error)
+                await self.store.configure(self.name, queueing=True)
+                self.state = await self.store.state(self.name, now, self.settings.ticket_ttl)
+        return False
 
     async def join(self, holder: str) -> tuple[Ticket, str]:
         now = self.now()
@@ -218,6 +286,18 @@ class Room:
             high = ahead / (self.speed * ETA_SLOW) + self.settings.tick_seconds
         return Place(ticket, max(ahead, 0), reached, lapsed, low, high, opens_at)
 
+    async def near_turn(self, ticket: Ticket, place: Place, hold: float = HOLD_SECONDS) -> Place:
+        """The place again once the turn has come, when it is due within HOLD_WITHIN seconds: the
+        check is held (at most ``hold`` seconds) and answered at the tick that reaches it."""
+        if place.reached or place.lapsed or not 0 <= place.eta_high <= HOLD_WITHIN:
+            return place
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(hold):
+                while not place.reached:
+                    await self._moved.wait()
+                    place = self._place(ticket, lapsed=False)
+        return place
+
     async def claim(self, ticket: Ticket) -> tuple[Pass, str] | None:
         """Exchange a reached ticket for a pass; None when it is not its turn or it lapsed."""
         now = self.now()
@@ -233,6 +313,7 @@ class Room:
             return None
         if not claimed:
             return None
+        self._taken += 1
         waited = now - ticket.issued
         if ticket.predicted >= 0 and waited > 0:
             self.eta_errors.append(abs(waited - ticket.predicted) / max(waited, 1.0))
@@ -274,6 +355,9 @@ class Room:
             await self._tick(now, elapsed)
         except StoreUnavailable as error:
             self._fall_back(error)
+        finally:
+            moved, self._moved = self._moved, asyncio.Event()
+            moved.set()  # wake the checks held near the front
 
     async def _tick(self, now: float, elapsed: float) -> None:
         store, name, ttl = self.store, self.name, self.settings.ticket_ttl
@@ -303,17 +387,32 @@ class Room:
             await store.configure(name, **changes)
         if changes or state.mode == "event":
             state = await store.state(name, now, ttl)
-        self._control(pressure, state)
+        self._control(pressure, state, elapsed)
         moved = await self._advance(now, elapsed, state)
         if moved != state.serving:
             state = await store.state(name, now, ttl)
         self.state = state
 
-    def _control(self, pressure: float, state: RoomState) -> None:
+    def _control(self, pressure: float, state: RoomState, elapsed: float) -> None:
+        """The admission rate: down under pressure, up towards ROOMY when it is needed, else held."""
+        settings = self.settings
+        self._use.append((elapsed, self._taken))
+        self._taken = 0
         if pressure >= SHRINK_AT:
-            self.rate = max(self.settings.min_rate, self.rate * SHRINK)
-        elif pressure < GROW_BELOW and self.health.utilization() < ROOMY and state.waiting > 0:
-            self.rate = min(self.settings.max_rate, self.rate * GROW + 1.0)
+            self.rate = max(settings.min_rate, self.rate * SHRINK)
+            return
+        if pressure >= EASE_AT:
+            self.rate = max(settings.min_rate, self.rate * EASE)
+            return
+        span = sum(seconds for seconds, _ in self._use)
+        used = span > 0 and sum(people for _, people in self._use) >= USED * self.rate * span
+        needed = used and (self.admits_directly() or state.waiting > 0)
+        utilization = self.health.utilization()
+        if needed and utilization < ROOMY:
+            grown = self.rate * (1.0 + GROW_MAX * (ROOMY - utilization) / ROOMY) + GROW_STEP
+            self.rate = min(settings.max_rate, grown)
+        elif not needed and self.admits_directly() and self.rate > settings.start_rate:
+            self.rate = max(settings.start_rate, self.rate * IDLE_DECAY)
 
     async def _advance(self, now: float, elapsed: float, state: RoomState) -> int:
         store, name = self.store, self.name
@@ -337,8 +436,18 @@ class Room:
         """The counter's speed (for the ETA) and the no-show rate (for the outflow)."""
         history = self._history
         history.append((now, state.serving, state.claimed))
-        if len(history) >= 2:
-            (t0, s0, _), (t1, s1, _) = history[max(0, len(history) - 11)], history[-1]
+        if state.waiting == 0 and state.serving >= state.issued:
+            # No line: when one forms, it will first move at the rate the room lets people in now
+            # (measured from zero, the first people in it would be told of waits far too long).
+            self._moving = 0
+            self.speed = self.rate
+        else:
+            # Over the ticks since the line formed (the counter moves after each measure).
+            span = min(SPEED_TICKS, self._moving, len(history) - 1)
+            self._moving += 1
+            if span == 0 and state.mode != "paused":  # a line from the room's first tick
+                self.speed = max(self.speed, self.rate)
+            (t0, s0, _), (t1, s1, _) = history[-1 - span], history[-1]
             if t1 > t0:
                 self.speed = 0.7 * self.speed + 0.3 * ((s1 - s0) / (t1 - t0))
         if len(history) == history.maxlen:

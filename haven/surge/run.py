@@ -29,6 +29,10 @@ SCRAPED = (
     "haven_shield_in_flight",
     "haven_shield_admission_rate",
     "haven_shield_line_speed",
+    "haven_shield_pressure",
+    "haven_shield_hash_lane_busy",
+    "haven_shield_hash_lane_waiting",
+    "haven_shield_admitted_total",
 )
 LAG_FLAG_MS = 100.0  # arrivals this late at the 99th percentile flag the run
 LATE_SHARE_FLAG = 0.01

@@ -3,10 +3,12 @@ the event draw, the ETA and the safety net. The room's logic runs on both stores
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import pytest
 
+from haven.shield import room as room_module
 from haven.shield.room import Room, RoomSettings
 from haven.shield.shuffle import Shuffle
 from haven.shield.store import RoomState, Store, StoreUnavailable
@@ -70,24 +72,70 @@ async def test_an_idle_room_lets_everyone_in_and_a_busy_origin_starts_the_queue(
     assert room.state.queueing
 
 
-async def test_the_room_follows_pressure_that_persists_and_holds_its_rate_in_between(store: Store) -> None:
-    clock, origin = Clock(), Origin(level=0.2)
+async def test_the_room_follows_pressure_that_persists_and_steers_towards_roomy(store: Store) -> None:
+    clock, origin = Clock(), Origin(level=0.1)
     room = make_room(store, clock, origin=origin, start_rate=10)
+    tickets: list[Ticket] = []
+
+    async def step(times: int = 1, *, come: bool = True) -> None:
+        """Ticks, after each of which everyone reached comes in (when ``come``)."""
+        for _ in range(times):
+            await tick(room, clock)
+            while come and tickets and room.effective(tickets[0].number) <= room.state.serving:
+                assert await room.claim(tickets.pop(0)) is not None
+
     await room.tick()
     assert room.admits_directly()  # full now and then: not yet a reason to queue
     origin.level = 0.3
-    await tick(room, clock)
+    tickets += [(await room.join(""))[0] for _ in range(200)]
+    await step()
     assert room.state.queueing
-    for _ in range(100):
-        await room.join("")
-    await tick(room, clock, times=3)
-    assert room.rate == 10  # between growing and shrinking: held
+    assert room.rate == pytest.approx(10 * room_module.EASE)  # some pressure: a little fewer
     origin.level = 0.6
-    await tick(room, clock)
-    assert room.rate == pytest.approx(8)
-    origin.level = 0.05
-    await tick(room, clock)
-    assert room.rate == pytest.approx(8 * 1.1 + 1)
+    await step()
+    assert room.rate == pytest.approx(10 * room_module.EASE * room_module.SHRINK)
+    rate = room.rate
+    origin.level, origin.load = 0.05, 0.5  # no pressure, a third of the way below ROOMY
+    await step()
+    assert room.rate == pytest.approx(rate * (1 + room_module.GROW_MAX / 3) + room_module.GROW_STEP)
+    rate = room.rate
+    origin.load = 0.8  # as full as it should be: held
+    await step(3)
+    assert room.rate == rate
+    origin.load = 0.0  # idle: the largest step
+    await step()
+    assert room.rate == pytest.approx(rate * (1 + room_module.GROW_MAX) + room_module.GROW_STEP)
+    await step(room_module.USE_TICKS, come=False)  # the line moves, but nobody comes in
+    rate = room.rate
+    await step(2, come=False)
+    assert room.rate == rate  # a rate nobody uses is no reason to raise it
+
+
+async def test_an_idle_room_meters_direct_admissions_and_a_flash_crowd_starts_the_queue(store: Store) -> None:
+    """While idle, the rate meters passes given at once; it grows only while it is used, and a
+    crowd faster than it starts the queue before the origin feels anything."""
+    clock, origin = Clock(), Origin(load=0.1)
+    room = make_room(store, clock, origin=origin, start_rate=5)
+    await room.tick()
+    for _ in range(20):  # unused: held at the start rate however long the calm lasts
+        assert await room.let_in_directly()
+        await tick(room, clock)
+    assert room.rate == 5
+    for _ in range(5):  # used: it grows with the traffic
+        for _ in range(4):
+            assert await room.let_in_directly()
+        await tick(room, clock)
+    assert room.rate > 5
+    assert room.admits_directly()
+    rate = room.rate
+    let_in = 0
+    while await room.let_in_directly():  # a crowd all at once: the bucket, then the queue
+        let_in += 1
+    assert let_in <= round(rate * room_module.BURST_SECONDS) + 1
+    assert not room.admits_directly()
+    assert room.state.queueing
+    room.state = await store.state(room.name, clock(), room.settings.ticket_ttl)
+    assert room.state.queueing  # in the store: every worker queues
 
 
 async def test_the_queue_switches_itself_off_once_drained_and_healthy(store: Store) -> None:
@@ -235,6 +283,51 @@ async def test_the_eta_is_a_range_around_the_measured_speed_and_its_error_is_rec
         await tick(room, clock)
         await claim_reached(room, tickets, claimed)
     assert 0 <= room.eta_error() < 0.25
+
+
+async def test_the_first_people_in_a_new_line_are_told_waits_from_the_rate_it_will_move_at() -> None:
+    """Measured from zero, the speed of a line that has just formed would promise waits many times
+    too long; until the counter has moved, it is the rate the room lets people in."""
+    clock, origin = Clock(), Origin(load=0.1)
+    room = make_room(MemoryStore(), clock, origin=origin, start_rate=4, min_rate=4, max_rate=4)
+    await tick(room, clock, times=5)  # a calm: no line
+    origin.busy = True
+    await tick(room, clock)
+    assert room.state.queueing
+    ticket, _ = await room.join("")
+    for _ in range(39):
+        ticket, _ = await room.join("")
+    place = await room.place(ticket)
+    assert place.position == 40
+    assert place.eta_low == pytest.approx(40 / (4 * 1.25))
+    assert ticket.predicted == pytest.approx(40 / 4 * (1 / 1.25 + 1 / 0.75) / 2 + 0.5, abs=1)
+    await tick(room, clock, times=10)
+    assert room.speed == pytest.approx(4, rel=0.1)  # and it does move at that rate
+
+
+async def test_a_check_near_the_front_is_answered_at_the_tick_that_reaches_it(store: Store) -> None:
+    clock = Clock()
+    room = await queueing_room(store, clock, start_rate=1, min_rate=1, max_rate=1)
+    tickets = [(await room.join(""))[0] for _ in range(40)]
+    await tick(room, clock)
+    near, far = tickets[3], tickets[-1]
+    assert (await room.place(far)).eta_high > room_module.HOLD_WITHIN
+    assert not (await room.near_turn(far, await room.place(far))).reached  # far back: answered at once
+    assert not (await room.near_turn(near, await room.place(near), hold=0.05)).reached  # held, timed out
+    held = asyncio.create_task(room.near_turn(near, await room.place(near)))
+    await asyncio.sleep(0.01)
+    ticks = 0
+    while not held.done():
+        await tick(room, clock)
+        await asyncio.sleep(0.01)
+        ticks += 1
+        if room.effective(near.number) > room.state.serving:
+            assert not held.done()  # not before its turn
+    place = await held
+    assert place.reached
+    assert place.ticket == near
+    assert room.effective(near.number) <= room.state.serving
+    assert 1 <= ticks <= 4
 
 
 async def test_a_paused_room_lets_nobody_in_and_says_it_cannot_estimate(store: Store) -> None:
