@@ -30,13 +30,15 @@ claim their turn, so the counter moves past them faster and the origin stays bus
 workers each adds its own share, so the total follows the health of every worker. A fixed rate
 ("rate" mode) is shared through the store's clocked advance instead.
 
-**ETA.** Measured from the speed of the serving counter (which already includes no-shows) over the
-last ten ticks, smoothed; when a line forms, from the rate the room lets people in. Shown as a
-range: the low end assumes the line speeds up by a quarter, the high end that it slows down by a
-third. The wait predicted at the join is written into the ticket, and compared with the actual wait
-when the ticket is claimed, so the room can report its own ETA error. A check from someone whose
-turn is due within ten seconds is held until the tick that reaches it, so people near the front go
-in in the order of the line.
+**ETA.** From the speed the line moves at from now on: this worker's outflow as the controller has
+just set it (no-shows included), times the workers' worth the counter has moved at over the last
+ten ticks (one, with one worker). The counter's own past speed would lag the controller, and tell
+the first people in a new line of waits many times too long or too short. Shown as a range: the
+low end assumes the line speeds up by a quarter, the high end that it slows down by a third. The
+wait predicted at the join is written into the ticket, and compared with the actual wait when the
+ticket is claimed, so the room can report its own ETA error. A check from someone whose turn is
+due within ten seconds is held until the tick that reaches it, so people near the front go in in
+the order of the line.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ MAX_NO_SHOW: Final = 0.8  # never move the counter more than 5× the admission r
 ETA_FAST: Final = 1.25  # the low end of the ETA range: the line speeds up by a quarter
 ETA_SLOW: Final = 0.75  # the high end: the line slows down to three quarters
 NO_SHOW_WINDOW: Final = 30  # ticks of history behind the no-show rate
-SPEED_TICKS: Final = 10  # ticks behind each measure of the counter's speed
+SPEED_TICKS: Final = 10  # ticks behind each measure of the workers' share of the line
 # Ticks a reached visitor may take to claim before counting as a no-show: the page near the front
 # checks every 5 s (±20 %, plus the script's own jitter), then loads the page it was going to.
 CLAIM_LAG: Final = 15
@@ -166,6 +168,8 @@ class Room:
         self._shuffle_key: tuple[str, int] = ("", 0)
         self._drained = 0  # ticks in a row with nobody waiting
         self._moving = 0  # ticks in a row with a line
+        self._pushed: deque[float] = deque(maxlen=SPEED_TICKS)  # what this worker moved the line by
+        self._workers = 1.0  # the line's speed over this worker's push: how many workers' worth
         self._moved = asyncio.Event()  # set (and replaced) after every tick
         self._tokens = self.settings.start_rate * BURST_SECONDS  # direct admissions while idle
         self._tokens_at = now()
@@ -388,6 +392,7 @@ class Room:
         if changes or state.mode == "event":
             state = await store.state(name, now, ttl)
         self._control(pressure, state, elapsed)
+        self.speed = self._speed(state)
         moved = await self._advance(now, elapsed, state)
         if moved != state.serving:
             state = await store.state(name, now, ttl)
@@ -426,30 +431,43 @@ class Room:
         if not queueing:
             self.no_show = 0.0  # no line: the next one starts with no one missing
         if not queueing or elapsed <= 0:
+            self._pushed.append(0.0)
             return state.serving
-        wanted = self.rate * elapsed / (1.0 - min(self.no_show, MAX_NO_SHOW)) + self._carry
+        push = self.rate * elapsed / (1.0 - min(self.no_show, MAX_NO_SHOW))
+        self._pushed.append(push)
+        wanted = push + self._carry
         count = math.floor(wanted)
         self._carry = wanted - count
         return await store.advance(name, count) if count else state.serving
 
+    def _speed(self, state: RoomState) -> float:
+        """How fast the line moves from now on (tickets per second, all workers): this worker's
+        outflow as the controller has just set it, times the workers' worth measured. Forward-
+        looking: the counter's past speed lags the controller by the seconds it is averaged over,
+        and the first people in a new line would be told of waits far too long or too short."""
+        if state.mode == "rate":
+            return state.rate
+        if state.mode == "paused" or (state.mode == "event" and state.prequeue < 0):
+            return 0.0
+        return self._workers * self.rate / (1.0 - min(self.no_show, MAX_NO_SHOW))
+
     def _measure(self, now: float, state: RoomState) -> None:
-        """The counter's speed (for the ETA) and the no-show rate (for the outflow)."""
+        """How many workers' worth the line moves at (for the ETA), and the no-show rate (for the
+        outflow)."""
         history = self._history
         history.append((now, state.serving, state.claimed))
         if state.waiting == 0 and state.serving >= state.issued:
-            # No line: when one forms, it will first move at the rate the room lets people in now
-            # (measured from zero, the first people in it would be told of waits far too long).
             self._moving = 0
-            self.speed = self.rate
         else:
-            # Over the ticks since the line formed (the counter moves after each measure).
-            span = min(SPEED_TICKS, self._moving, len(history) - 1)
+            # Over the ticks since the line formed (the counter moves after each measure): what it
+            # moved against what this worker moved it by. One worker: 1. Several: their number,
+            # or rather the total rate over this worker's, as their rates follow the same origin.
+            span = min(SPEED_TICKS, self._moving, len(history) - 1, len(self._pushed))
             self._moving += 1
-            if span == 0 and state.mode != "paused":  # a line from the room's first tick
-                self.speed = max(self.speed, self.rate)
-            (t0, s0, _), (t1, s1, _) = history[-1 - span], history[-1]
-            if t1 > t0:
-                self.speed = 0.7 * self.speed + 0.3 * ((s1 - s0) / (t1 - t0))
+            own = sum(list(self._pushed)[-span:]) if span else 0.0
+            if own >= 1.0:
+                moved = history[-1][1] - history[-1 - span][1]
+                self._workers = 0.7 * self._workers + 0.3 * min(64.0, max(1.0, moved / own))
         if len(history) == history.maxlen:
             # Claims of the last NO_SHOW_WINDOW ticks against the tickets reached in a window as long,
             # CLAIM_LAG ticks earlier: a claim comes up to CLAIM_LAG ticks after its ticket is

@@ -330,6 +330,22 @@ async def test_a_check_near_the_front_is_answered_at_the_tick_that_reaches_it(st
     assert 1 <= ticks <= 4
 
 
+async def test_with_several_workers_each_tells_the_speed_of_the_whole_line(store: Store) -> None:
+    clock = Clock()
+    workers = [await queueing_room(store, clock, start_rate=2, min_rate=2, max_rate=2) for _ in range(3)]
+    for _ in range(300):
+        await workers[0].join("")
+    for _ in range(20):
+        clock.now += 1.0
+        for worker in workers:
+            await worker.tick()
+    for worker in workers:
+        assert worker.speed == pytest.approx(6, rel=0.1)  # three workers of 2 a second each
+    ticket, _ = await workers[1].join("")
+    place = await workers[2].place(ticket)
+    assert place.eta_low == pytest.approx(place.position / (6 * 1.25), rel=0.1)
+
+
 async def test_a_paused_room_lets_nobody_in_and_says_it_cannot_estimate(store: Store) -> None:
     clock = Clock()
     room = await queueing_room(store, clock)
