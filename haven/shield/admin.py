@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
 from haven.shield.room import Room
-from haven.shield.store import RoomState
+from haven.shield.store import RoomState, StoreUnavailable
 from haven.web.asgi import Receive, Scope, Send
 from haven.web.pagecache import NO_STORE
+
+logger = logging.getLogger("haven.shield")
 
 ADMIN_PATH: Final = "/admin/api/room"
 MAX_BODY: Final = 4096
@@ -144,3 +148,44 @@ async def send_json(
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
     return status
+
+
+async def operate(
+    room: Room,
+    token: str,
+    worker: Callable[[], dict[str, Any]],
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> int:
+    """Answer one request to the operators' API (``worker``: this worker's side, for the answer)."""
+    if not authorised(scope, token):
+        return await send_json(
+            send,
+            401,
+            {"detail": "Give the operators' token: Authorization: Bearer <HAVEN_ADMIN_TOKEN>."},
+            [(b"www-authenticate", b'Bearer realm="haven"')],
+        )
+    method = scope["method"]
+    if method not in ("GET", "POST"):
+        return await send_json(send, 405, {"detail": "Use GET or POST."}, [(b"allow", b"GET, POST")])
+    try:
+        if method == "GET":
+            state = await room.store.state(room.name, room.now(), room.settings.ticket_ttl)
+            return await send_json(send, 200, describe(room, state, worker()))
+        body = await read_body(receive)
+        if body is None:
+            return await send_json(send, 413, {"detail": "The body is too long."})
+        try:
+            changes = parse_action(body)
+        except AdminError as error:
+            detail = [{"loc": ["body", error.field], "msg": str(error), "type": "value_error"}]
+            return await send_json(send, 422, {"detail": detail})
+        await room.store.configure(room.name, **changes)
+        room.state = await room.store.state(room.name, room.now(), room.settings.ticket_ttl)
+        logger.warning("waiting room %s: %s", room.settings.name, changes)
+        return await send_json(send, 200, describe(room, room.state, worker()))
+    except StoreUnavailable:
+        return await send_json(
+            send, 503, {"detail": "The shared store does not answer."}, [(b"retry-after", b"5")]
+        )

@@ -38,16 +38,8 @@ from urllib.parse import parse_qs
 from haven.accounts.routes import PATHS as ACCOUNT_PATHS
 from haven.content.site import Site
 from haven.settings import Settings
-from haven.shield.admin import (
-    ADMIN_PATH,
-    AdminError,
-    authorised,
-    describe,
-    parse_action,
-    read_body,
-    send_json,
-)
-from haven.shield.lane import Lane, LaneFull
+from haven.shield.admin import ADMIN_PATH, operate
+from haven.shield.lane import Lane, LaneFull, Origin
 from haven.shield.limiter import Limiter, Priority, Shed, watch_loop_lag
 from haven.shield.pages import (
     STATUS_PATH,
@@ -60,10 +52,10 @@ from haven.shield.pages import (
 )
 from haven.shield.ratelimits import ClientLimits
 from haven.shield.room import Place, Room, RoomSettings
-from haven.shield.store import Store, StoreUnavailable
+from haven.shield.store import Store
 from haven.shield.tokens import Pass, Refused, Signer, Ticket
 from haven.shield.work import Work
-from haven.web.asgi import Message, Receive, Scope, Send
+from haven.web.asgi import Message, Receive, Scope, Send, header, read_cookies
 from haven.web.i18n import Language
 from haven.web.pagecache import send_body, send_method_not_allowed
 from haven.web.personal import HOLDER_COOKIE
@@ -110,40 +102,6 @@ class Answer:
 
     def __init__(self) -> None:
         self.status = 0
-
-
-class Origin:
-    """The origin's health as the waiting room reads it: the limiter's pressure (which the lane
-    feeds with its long waits and sheds) and the fuller of the limiter and the lane."""
-
-    def __init__(self, limiter: Limiter, lane: Lane) -> None:
-        self.limiter, self.lane = limiter, lane
-
-    def pressure(self) -> float:
-        return self.limiter.pressure()
-
-    def utilization(self) -> float:
-        return max(self.limiter.utilization(), self.lane.utilization())
-
-
-def read_cookies(scope: Scope) -> dict[str, str]:
-    """Haven's own cookies from the request (others are skipped unparsed)."""
-    found: dict[str, str] = {}
-    for key, value in scope["headers"]:
-        if key != b"cookie" or b"haven_" not in value:
-            continue
-        for part in value.decode("latin-1").split(";"):
-            name, _, content = part.strip().partition("=")
-            if name.startswith("haven_"):
-                found[name] = content
-    return found
-
-
-def header(scope: Scope, name: bytes) -> str:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return ""
 
 
 class Shield:
@@ -507,37 +465,7 @@ class Shield:
         return 200
 
     async def _admin(self, scope: Scope, receive: Receive, send: Send) -> int:
-        if not authorised(scope, self.settings.admin_token):
-            return await send_json(
-                send,
-                401,
-                {"detail": "Give the operators' token: Authorization: Bearer <HAVEN_ADMIN_TOKEN>."},
-                [(b"www-authenticate", b'Bearer realm="haven"')],
-            )
-        room = self.room
-        method = scope["method"]
-        if method not in ("GET", "POST"):
-            return await send_json(send, 405, {"detail": "Use GET or POST."}, [(b"allow", b"GET, POST")])
-        try:
-            if method == "GET":
-                state = await room.store.state(room.name, room.now(), room.settings.ticket_ttl)
-                return await send_json(send, 200, describe(room, state, self.worker()))
-            body = await read_body(receive)
-            if body is None:
-                return await send_json(send, 413, {"detail": "The body is too long."})
-            try:
-                changes = parse_action(body)
-            except AdminError as error:
-                detail = [{"loc": ["body", error.field], "msg": str(error), "type": "value_error"}]
-                return await send_json(send, 422, {"detail": detail})
-            await room.store.configure(room.name, **changes)
-            room.state = await room.store.state(room.name, room.now(), room.settings.ticket_ttl)
-            logger.warning("waiting room %s: %s", room.settings.name, changes)
-            return await send_json(send, 200, describe(room, room.state, self.worker()))
-        except StoreUnavailable:
-            return await send_json(
-                send, 503, {"detail": "The shared store does not answer."}, [(b"retry-after", b"5")]
-            )
+        return await operate(self.room, self.settings.admin_token, self.worker, scope, receive, send)
 
     def worker(self) -> dict[str, object]:
         """This worker's side of the shield, for operators and the metrics."""

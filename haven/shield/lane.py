@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from haven.shield.limiter import TimeAverage
+from haven.shield.limiter import Limiter, TimeAverage
 
 
 class LaneFull(Exception):
@@ -72,3 +72,17 @@ class Lane:
     def utilization(self) -> float:
         """Slots in use ÷ slots, averaged over about a second."""
         return self._occupancy.update(self._now(), self.busy / self.slots)
+
+
+class Origin:
+    """The origin's health as the waiting room reads it: the limiter's pressure (which the lane
+    feeds with its long waits and sheds) and the fuller of the limiter and the lane."""
+
+    def __init__(self, limiter: Limiter, lane: Lane) -> None:
+        self.limiter, self.lane = limiter, lane
+
+    def pressure(self) -> float:
+        return self.limiter.pressure()
+
+    def utilization(self) -> float:
+        return max(self.limiter.utilization(), self.lane.utilization())
