@@ -12,14 +12,12 @@ from time import perf_counter
 from typing import Any, Final
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from haven import settings as settings_module
 from haven.accounts import routes as accounts_routes
 from haven.checker import api as checker_api
 from haven.checker import routes as checker_routes
 from haven.content.site import Site, build_site
-from haven.db import create_engine
 from haven.ops.health import ops_handlers
 from haven.ops.metrics import RequestMetrics
 from haven.profiles import routes as profiles_routes
@@ -33,6 +31,7 @@ from haven.web.asgi import ASGIApp, Message, Receive, Scope, Send
 from haven.web.clock import Clock, SystemClock
 from haven.web.errors import ErrorPages, install_error_handlers
 from haven.web.pagecache import send_plain
+from haven.web.personal import Personal
 from haven.web.querypages import QueryPages
 from haven.web.rsgi import call_asgi
 
@@ -51,7 +50,8 @@ class Haven:
         site: Site,
         framework: ASGIApp,
         query_pages: QueryPages,
-        services: Services,
+        personal: Personal,
+        clock: Clock,
         shield: Shield | None = None,
     ) -> None:
         self.settings = settings
@@ -59,11 +59,12 @@ class Haven:
         self.site = site
         self.framework = framework
         self.query_pages = query_pages
-        self.services = services
+        self.personal = personal
+        self.clock = clock
+        self._services: Services | None = None  # built when the app starts
         self.metrics = RequestMetrics()
-        self.engine: AsyncEngine | None = None
         self.responses = site.responses
-        self.ops = ops_handlers(self.metrics, lambda: self.engine)
+        self.ops = ops_handlers(self.metrics, lambda: self._services.engine if self._services else None)
         if shield is not None:
             self.metrics.registry.register(ShieldExporter(shield))
 
@@ -103,22 +104,32 @@ class Haven:
             metrics.in_flight -= 1
         metrics.observe(cached.route_class, status, perf_counter() - started)
 
-    def _start(self) -> None:
-        self.engine = create_engine(self.settings)
-        self.services.start(self.engine)
+    @property
+    def services(self) -> Services:
+        """The services of the running app (there are none before it starts)."""
+        if self._services is None:
+            raise RuntimeError("Haven has not started: its services exist only while it runs")
+        return self._services
+
+    async def start(self) -> None:
+        """Build the services and start the background work (the mail sweep, the room's ticks)."""
+        self._services = await Services.open(self.settings, self.clock, self.personal)
+        self.framework.state.services = self._services  # type: ignore[attr-defined]
+        if self.shield is not None:
+            self.shield.start()
+
+    async def stop(self) -> None:
+        if self.shield is not None:
+            await self.shield.stop()
+        if self._services is not None:
+            await self._services.stop()
+            self._services = None
 
     def __rsgi_init__(self, loop: Any) -> None:
-        self._start()
-        loop.call_soon(self.services.start_mail_sweep)
-        if self.shield is not None:
-            loop.call_soon(self.shield.start)
+        loop.run_until_complete(self.start())
 
     def __rsgi_del__(self, loop: Any) -> None:
-        if self.shield is not None:
-            loop.run_until_complete(self.shield.stop())
-        loop.run_until_complete(self.services.stop())
-        if self.engine is not None:
-            loop.run_until_complete(self.engine.dispose())
+        loop.run_until_complete(self.stop())
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = perf_counter()
@@ -178,25 +189,18 @@ class Haven:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    self._start()
+                    await self.start()
                 except Exception as error:
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
-                self.services.start_mail_sweep()
-                if self.shield is not None:
-                    self.shield.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self.shield is not None:
-                    await self.shield.stop()
-                await self.services.stop()
-                if self.engine is not None:
-                    await self.engine.dispose()
+                await self.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
 
-def create_framework(site: Site, clock: Clock, services: Services) -> FastAPI:
+def create_framework(site: Site, clock: Clock) -> FastAPI:
     """The FastAPI app behind the gate: dynamic pages and the JSON API."""
     app = FastAPI(
         title="Haven API",
@@ -207,7 +211,6 @@ def create_framework(site: Site, clock: Clock, services: Services) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
     )
     app.state.clock = clock
-    app.state.services = services
     install_error_handlers(app, ErrorPages(not_found=site.not_found, problem=site.problem))
     app.include_router(checker_api.router)
     app.include_router(accounts_routes.build_router())
@@ -219,10 +222,10 @@ def create_app(settings: settings_module.Settings, *, clock: Clock | None = None
     clock = clock or SystemClock()
     site = build_site(settings, dynamic_links=checker_routes.links())
     query_pages = QueryPages(checker_routes.page_routes(site), clock)
-    services = Services(settings, site)
-    framework = create_framework(site, clock, services)
+    personal = Personal(site, settings)
+    framework = create_framework(site, clock)
     shield = Shield(settings, site, open_store(settings.redis_url)) if settings.shield else None
-    haven = Haven(settings, site, framework, query_pages, services, shield)
+    haven = Haven(settings, site, framework, query_pages, personal, clock, shield)
     haven.responses = {**site.responses, apidocs.PATH: apidocs.render_docs(site, framework.openapi())}
     return haven
 

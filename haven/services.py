@@ -1,51 +1,66 @@
-"""The services the dynamic pages use, made once per process when the app starts (the database
-engine exists only then), and found from a request with ``services(request)``."""
+"""The services the dynamic pages use, built once per process when the app starts (the database
+engine exists only then) and found from a request with ``services(request)``.
+
+Every field is there from the start: a route never meets a service that is not ready.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from haven.accounts.letters import Letters
 from haven.accounts.service import Accounts, Passwords
-from haven.db import Database
+from haven.db import Database, create_engine
 from haven.mail.outbox import ConsoleMailer, FileMailer, Mailer, deliver
+from haven.profiles.service import Profiles
 from haven.settings import Settings
+from haven.web.clock import Clock
 from haven.web.personal import Personal
-
-if TYPE_CHECKING:
-    from haven.content.site import Site
-    from haven.profiles.service import Profiles
 
 logger = logging.getLogger("haven.services")
 MAIL_SWEEP_SECONDS: Final = 60.0  # how often queued email is retried
 
 
+def mailer_for(settings: Settings) -> Mailer:
+    return FileMailer(settings.mail_folder) if settings.mail_backend == "file" else ConsoleMailer()
+
+
 class Services:
-    def __init__(self, settings: Settings, site: Site) -> None:
+    """One process's services on one database engine. ``open`` builds them and starts the mail
+    sweep; ``stop`` ends the sweep, waits for deliveries under way and closes the engine."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        personal: Personal,
+        engine: AsyncEngine,
+        *,
+        mailer: Mailer | None = None,
+    ) -> None:
         self.settings = settings
-        self.site = site
-        self.personal = Personal(site, settings)
+        self.clock = clock
+        self.personal = personal
+        self.engine = engine
+        self.database = Database(engine)
         self.passwords = Passwords.from_settings(settings)
-        self.mailer: Mailer = (
-            FileMailer(settings.mail_folder) if settings.mail_backend == "file" else ConsoleMailer()
-        )
-        self.database: Database | None = None
-        self.accounts: Accounts | None = None
-        self.profiles: Profiles | None = None
+        self.mailer = mailer or mailer_for(settings)
+        self.accounts = Accounts(self.database, self.passwords, Letters(settings))
+        self.profiles = Profiles(self.database, settings)
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweep: asyncio.Task[None] | None = None
 
-    def start(self, engine: AsyncEngine) -> None:
-        from haven.profiles.service import Profiles
-
-        self.database = Database(engine)
-        self.accounts = Accounts(self.database, self.passwords, Letters(self.settings))
-        self.profiles = Profiles(self.database, self.settings)
+    @classmethod
+    async def open(cls, settings: Settings, clock: Clock, personal: Personal) -> Services:
+        """The services of a process that starts serving: the engine, then the mail sweep."""
+        opened = cls(settings, clock, personal, create_engine(settings))
+        opened.start_mail_sweep()
+        return opened
 
     def deliver_mail_soon(self) -> None:
         """Deliver queued email after this response; what fails stays queued for the next try."""
@@ -54,8 +69,6 @@ class Services:
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self) -> None:
-        if self.database is None:
-            return
         try:
             await deliver(self.database, self.mailer)
         except Exception:
@@ -79,8 +92,10 @@ class Services:
             self._sweep = None
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.engine.dispose()
 
 
 def services(request: Request) -> Services:
+    """The running process's services (a FastAPI dependency)."""
     found: Services = request.app.state.services
     return found

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from haven.checker.explain import N_
+from haven.accounts.paths import path
 from haven.settings import Settings
-from haven.web.i18n import Language, translations
+from haven.web.i18n import N_, Language, translations
 
 
 def _paths(lang: str) -> tuple[str, str]:
-    from haven.accounts.routes import path
-
     language: Language = "fr" if lang == "fr" else "en"
     return path("verify", language), path("reset", language)
 

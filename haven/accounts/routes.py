@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from haven.accounts.models import Account
+from haven.accounts.paths import PATHS, path
 from haven.accounts.service import (
     LinkNotValid,
     SignInFailed,
@@ -18,23 +19,11 @@ from haven.accounts.service import (
     email_problem,
     password_problem,
 )
-from haven.checker.explain import N_
 from haven.checker.fields import FormError
 from haven.services import Services, services
-from haven.web.i18n import LANGUAGES, OTHER, Language, translations
+from haven.web.i18n import LANGUAGES, N_, OTHER, Language, translations
 from haven.web.personal import BadForm, read_form
-
-PATHS: Final[dict[str, dict[Language, str]]] = {
-    "home": {"en": "/en/account", "fr": "/fr/compte"},
-    "sign_up": {"en": "/en/account/sign-up", "fr": "/fr/compte/inscription"},
-    "sign_in": {"en": "/en/account/sign-in", "fr": "/fr/compte/connexion"},
-    "sign_out": {"en": "/en/account/sign-out", "fr": "/fr/compte/deconnexion"},
-    "check_email": {"en": "/en/account/check-your-email", "fr": "/fr/compte/verifiez-vos-courriels"},
-    "verify": {"en": "/en/account/verify-email", "fr": "/fr/compte/confirmer-courriel"},
-    "resend": {"en": "/en/account/send-link-again", "fr": "/fr/compte/renvoyer-lien"},
-    "forgot": {"en": "/en/account/forgot-password", "fr": "/fr/compte/mot-de-passe-oublie"},
-    "reset": {"en": "/en/account/reset-password", "fr": "/fr/compte/nouveau-mot-de-passe"},
-}
+from haven.web.security import safe_next
 
 EMAIL_MESSAGES: Final = {
     "empty": N_("Enter your email address"),
@@ -47,20 +36,11 @@ PASSWORD_MESSAGES: Final = {
 }
 
 
-def path(name: str, lang: Language) -> str:
-    return PATHS[name][lang]
-
-
-def safe_next(target: str | None, lang: Language) -> str:
-    """Where to go after signing in: only a path of ours, never another site."""
-    if (
-        target
-        and target.startswith(f"/{lang}/")
-        and not target.startswith("//")
-        and not urlsplit(target).netloc
-    ):
-        return target
-    return path("home", lang)
+def after_sign_in(target: str | None, lang: Language) -> str:
+    """Where to go after signing in: the page asked for when it is one of ours in the language of the
+    sign-in, else the account's home."""
+    target = safe_next(target)
+    return target if target.startswith(f"/{lang}/") else path("home", lang)
 
 
 async def signed_in(request: Request) -> Account | None:
@@ -212,7 +192,7 @@ def _add_routes(router: APIRouter, lang: Language) -> None:
             _("Sign in to your Haven account"),
             "sign_in",
             values={},
-            next=safe_next(request.query_params.get("next"), lang),
+            next=after_sign_in(request.query_params.get("next"), lang),
             signed_out=request.query_params.get("signed_out") == "1",
         )
 
@@ -224,7 +204,7 @@ def _add_routes(router: APIRouter, lang: Language) -> None:
             return Response(status_code=400)
         if not app.personal.csrf_ok(request, form):
             return form_expired(request, lang, path("sign_in", lang))
-        target = safe_next(form.get("next"), lang)
+        target = after_sign_in(form.get("next"), lang)
         errors = _validate(form, lang)
         title = _("Sign in to your Haven account")
         values = {"email": form.get("email", "")}

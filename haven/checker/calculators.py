@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from haven.checker.explain import N_, Words
+from haven.checker.explain import Words
 from haven.checker.fields import (
     AGE,
     CANADIAN_WORK,
@@ -40,7 +40,7 @@ from haven.checker.views import PageMaker, crs_view, fsw_view, other, with_query
 from haven.rules import crs, fsw
 from haven.rules.common import Education, LanguageLevels
 from haven.web.forms import field_view
-from haven.web.i18n import LANGUAGES, Language
+from haven.web.i18n import LANGUAGES, N_, Language
 from haven.web.pagecache import CachedResponse
 from haven.web.querypages import Params, QueryRoute, Render
 

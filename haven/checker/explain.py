@@ -15,12 +15,7 @@ from haven.rules import programs
 from haven.rules.common import Education
 from haven.rules.crs import Section
 from haven.rules.fsw import Requirement
-from haven.web.i18n import LANGUAGES, Language, translations
-
-
-def N_(message: str) -> str:
-    return message
-
+from haven.web.i18n import LANGUAGES, N_, Language, translations
 
 CRS_FACTORS: Final = {
     "age": N_("Age"),

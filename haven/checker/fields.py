@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from haven.checker.explain import EDUCATION, N_
+from haven.checker.explain import EDUCATION
 from haven.rules import clb
 from haven.rules.common import ABILITIES, Ability, Education, Language, LanguageLevels
 from haven.web.forms import Field, FormError, Kind, Option, Reading, Translate, read_field, read_fields
+from haven.web.i18n import N_
 
 __all__ = ["Field", "FormError", "Kind", "Option", "Reading", "read_field", "read_fields"]
 

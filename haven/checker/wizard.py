@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from haven.checker.explain import N_, Words
+from haven.checker.explain import Words
 from haven.checker.fields import (
     AGE,
     CANADIAN_WORK,
@@ -40,6 +40,7 @@ from haven.checker.fields import (
 )
 from haven.rules import crs, programs
 from haven.rules.common import POST_SECONDARY, Education, Language
+from haven.web.i18n import N_
 from haven.web.i18n import Language as SiteLanguage
 
 Answers = Mapping[str, str]

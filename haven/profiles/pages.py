@@ -12,16 +12,15 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from haven.accounts.models import Account
-from haven.accounts.routes import PATHS as ACCOUNT_PATHS
+from haven.accounts.paths import PATHS as ACCOUNT_PATHS
 from haven.accounts.routes import form_expired, sign_in_first, signed_in
-from haven.checker.explain import N_
 from haven.profiles.models import Profile
 from haven.profiles.sections import Section
 from haven.profiles.service import ProfileNotFound
 from haven.services import services
 from haven.web.clock import SystemClock
 from haven.web.forms import FieldView
-from haven.web.i18n import OTHER, Language, translations
+from haven.web.i18n import N_, OTHER, Language, translations
 from haven.web.personal import BadForm, read_form
 
 BASE: Final[dict[Language, str]] = {"en": "/en/account/profiles", "fr": "/fr/compte/profils"}

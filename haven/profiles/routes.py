@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from haven.accounts.models import Account
-from haven.accounts.routes import PATHS as ACCOUNT_PATHS
+from haven.accounts.paths import PATHS as ACCOUNT_PATHS
 from haven.accounts.routes import sign_in_first, signed_in
 from haven.profiles import scoring
 from haven.profiles.models import Profile

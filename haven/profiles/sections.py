@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from haven.checker.explain import N_
 from haven.checker.fields import (
     EDUCATION_OPTIONS,
     NO_TEST,
@@ -26,6 +25,7 @@ from haven.checker.fields import (
     score_fields,
 )
 from haven.web.forms import Field, FormError, Kind, Option, Reading, Translate, read_fields
+from haven.web.i18n import N_
 from haven.web.i18n import Language as SiteLanguage
 
 Answers = Mapping[str, str]

@@ -9,13 +9,13 @@ from typing import Any
 
 from babel.dates import format_date
 
-from haven.checker.explain import N_, money
+from haven.checker.explain import money
 from haven.checker.fields import levels_from
 from haven.profiles.models import Profile
 from haven.profiles.sections import Section, applicable, teer
 from haven.rules.common import ABILITIES
 from haven.web.forms import Field, Kind, Translate
-from haven.web.i18n import Language, translations
+from haven.web.i18n import N_, Language, translations
 
 LOCALES = {"en": "en_CA", "fr": "fr_CA"}
 

@@ -35,7 +35,7 @@ from dataclasses import replace
 from typing import Final
 from urllib.parse import parse_qs
 
-from haven.accounts.routes import PATHS as ACCOUNT_PATHS
+from haven.accounts.paths import password_paths
 from haven.content.site import Site
 from haven.settings import Settings
 from haven.shield.admin import ADMIN_PATH, operate
@@ -48,7 +48,6 @@ from haven.shield.pages import (
     View,
     WaitingPages,
     language_of,
-    safe_next,
 )
 from haven.shield.ratelimits import ClientLimits
 from haven.shield.room import Place, Room, RoomSettings
@@ -59,7 +58,7 @@ from haven.web.asgi import Message, Receive, Scope, Send, header, read_cookies
 from haven.web.i18n import Language
 from haven.web.pagecache import send_body, send_method_not_allowed
 from haven.web.personal import HOLDER_COOKIE
-from haven.web.security import client_address, forwarded_https, unsign
+from haven.web.security import client_address, forwarded_https, safe_next, unsign
 
 logger = logging.getLogger("haven.shield")
 
@@ -74,9 +73,7 @@ HASH_WAIT: Final = 0.5  # a sign-in answers within half a second and a hash, or 
 HASH_RETRY: Final = 2  # Retry-After (s) when the lane is full
 HASH_PRESSURE: Final = 0.25  # a wait in the lane longer than this counts as pressure
 HOLDER_RETRY_MAX: Final = 2  # people let in are shed only for a moment: they retry soon
-PASSWORD_ROUTES: Final = frozenset(
-    path for key in ("sign_up", "sign_in", "reset") for path in ACCOUNT_PATHS[key].values()
-)
+PASSWORD_ROUTES: Final = password_paths()
 App = Callable[[Scope, Receive, Send], Awaitable[int]]
 # The API's own error shape (``ErrorOut`` in its OpenAPI document), so clients parse one format.
 BUSY_JSON: Final = (

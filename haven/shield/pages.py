@@ -80,15 +80,6 @@ class View:
         return round(base * random.uniform(0.8, 1.2), 1)  # noqa: S311 - jitter, not a secret
 
 
-def safe_next(raw: str | None) -> str:
-    """A local path to go on to, or "" (never another site: ``//host`` and ``/\\host`` are refused)."""
-    if not raw or not raw.startswith("/") or raw.startswith(("//", "/\\")) or len(raw) > 512:
-        return ""
-    if any(ord(c) < 0x20 or c == "\\" for c in raw):
-        return ""
-    return raw
-
-
 def language_of(path: str) -> Language | None:
     for lang in LANGUAGES:
         if path == f"/{lang}" or path.startswith(f"/{lang}/"):

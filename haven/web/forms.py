@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
+from haven.web.i18n import N_
+
 Translate = Callable[[str], str]
 
 
@@ -236,10 +238,6 @@ class FieldView:
         if self.error:
             ids.append(f"{self.name}-error")
         return " ".join(ids)
-
-
-def N_(message: str) -> str:  # marks a msgid for extraction; translated where shown
-    return message
 
 
 _PART_LABELS: Final = {"day": N_("Day"), "month": N_("Month"), "year": N_("Year")}

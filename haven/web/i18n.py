@@ -15,6 +15,7 @@ from typing import Final, Literal
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
+from fastapi import Request
 
 Language = Literal["en", "fr"]
 LANGUAGES: Final[tuple[Language, ...]] = ("en", "fr")
@@ -23,6 +24,11 @@ NAMES: Final[dict[Language, str]] = {"en": "English", "fr": "Français"}
 
 LOCALES_DIR: Final = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN: Final = "messages"
+
+
+def N_(message: str) -> str:
+    """Marks a msgid for extraction (``make i18n``) where it is defined; it is translated where shown."""
+    return message
 
 
 def catalog_path(lang: Language) -> Path:
@@ -40,3 +46,17 @@ def translations(lang: Language) -> gettext.NullTranslations:
     write_mo(mo, catalog)
     mo.seek(0)
     return Translations(mo, domain=DOMAIN)
+
+
+def language_of(path: str) -> Language | None:
+    """The language an address is in (``/en/…``, ``/fr/…``), or None (``/``, the API)."""
+    for lang in LANGUAGES:
+        if path == f"/{lang}" or path.startswith(f"/{lang}/"):
+            return lang
+    return None
+
+
+def page_language(request: Request) -> Language:
+    """The language of the page asked for, as a FastAPI dependency: a handler registered at both
+    languages' addresses learns which one it is serving. Addresses outside both are English."""
+    return language_of(request.url.path) or "en"

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from typing import Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -26,6 +27,20 @@ def forwarded_https(behind_proxy: bool, forwarded_proto: str | None) -> bool:
     if not behind_proxy or not forwarded_proto:
         return False
     return forwarded_proto.split(",")[-1].strip().lower() == "https"
+
+
+MAX_NEXT: Final = 512
+
+
+def safe_next(raw: str | None) -> str:
+    """Where to go on to after a step (signing in, a turn in the queue): a path of this site, or ""
+    when ``raw`` is anything else. ``//host`` and ``/\\host`` name another site to a browser and are
+    refused, and so are control characters and backslashes anywhere."""
+    if not raw or not raw.startswith("/") or raw.startswith(("//", "/\\")) or len(raw) > MAX_NEXT:
+        return ""
+    if any(ord(c) < 0x20 or c in "\\\x7f" for c in raw):
+        return ""
+    return raw
 
 
 def new_token() -> str:

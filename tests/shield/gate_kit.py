@@ -43,7 +43,7 @@ def gated(
     and ``behind`` (the stub) as its application."""
     settings = make_settings(var_dir, **env)
     shield = Shield(settings, app.site, store or MemoryStore(), limiter=limiter) if settings.shield else None
-    haven = Haven(settings, app.site, behind, app.query_pages, app.services, shield)
+    haven = Haven(settings, app.site, behind, app.query_pages, app.personal, app.clock, shield)
     haven.responses = app.responses
     return haven
 
