@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from haven.accounts.models import Account
+from haven.accounts.guard import form_expired, sign_in_first, signed_in
 from haven.accounts.paths import PATHS, path
 from haven.accounts.service import (
     LinkNotValid,
@@ -43,39 +42,11 @@ def after_sign_in(target: str | None, lang: Language) -> str:
     return target if target.startswith(f"/{lang}/") else path("home", lang)
 
 
-async def signed_in(request: Request) -> Account | None:
-    app = services(request)
-    session_id = app.personal.session_id(request)
-    if session_id is None or app.accounts is None:
-        return None
-    return await app.accounts.account_for_session(session_id)
-
-
-def sign_in_first(request: Request, lang: Language) -> Response:
-    target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-    return services(request).personal.redirect(request, f"{path('sign_in', lang)}?next={target}")
-
-
 Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _words(lang: Language) -> Callable[[str], str]:
     return translations(lang).gettext
-
-
-def form_expired(request: Request, lang: Language, back: str) -> Response:
-    """A form whose CSRF token does not match: refuse it, change nothing, and say what to do."""
-    _ = _words(lang)
-    app = services(request)
-    return app.personal.render(
-        request,
-        lang,
-        "accounts/form_expired.html",
-        title=_("This form has expired"),
-        other_path=path("home", OTHER[lang]),
-        status=403,
-        back=back,
-    )
 
 
 def _validate(

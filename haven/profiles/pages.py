@@ -11,9 +11,9 @@ from typing import Any, Final
 from fastapi import Request
 from fastapi.responses import Response
 
+from haven.accounts.guard import form_expired, sign_in_first, signed_in
 from haven.accounts.models import Account
 from haven.accounts.paths import PATHS as ACCOUNT_PATHS
-from haven.accounts.routes import form_expired, sign_in_first, signed_in
 from haven.profiles.models import Profile
 from haven.profiles.sections import Section
 from haven.profiles.service import ProfileNotFound

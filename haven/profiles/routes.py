@@ -14,9 +14,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from haven.accounts.guard import sign_in_first, signed_in
 from haven.accounts.models import Account
 from haven.accounts.paths import PATHS as ACCOUNT_PATHS
-from haven.accounts.routes import sign_in_first, signed_in
 from haven.profiles import scoring
 from haven.profiles.models import Profile
 from haven.profiles.pages import (
