@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -17,6 +18,15 @@ class Clock:
         return self.t
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    """Let the loop run until ``condition`` holds: a poll, a bounded number of turns of the loop."""
+    for _ in range(100):
+        if condition():
+            return
+        await asyncio.sleep(0)  # one turn of the loop
+    raise AssertionError("the condition never held")
+
+
 def lane_with(slots: int, wait: float, clock: Clock | None = None) -> tuple[Lane, list[int]]:
     noted: list[int] = []
     lane = Lane(slots, wait, 0.05, lambda: noted.append(1), **({"now": clock} if clock else {}))
@@ -24,7 +34,8 @@ def lane_with(slots: int, wait: float, clock: Clock | None = None) -> tuple[Lane
 
 
 async def test_a_waiter_gets_the_next_free_slot_in_turn() -> None:
-    lane, noted = lane_with(1, 1.0)
+    clock = Clock()
+    lane, noted = lane_with(1, 1.0, clock)
     await lane.enter()
     order: list[str] = []
 
@@ -34,9 +45,10 @@ async def test_a_waiter_gets_the_next_free_slot_in_turn() -> None:
         lane.leave()
 
     tasks = [asyncio.create_task(waiter(name)) for name in ("first", "second")]
-    await asyncio.sleep(0.1)
-    assert lane.waiting == 2
+    await until(lambda: lane.waiting == 2)
     assert lane.busy == 1
+    assert not noted  # waiting is not pressure yet
+    clock.t += 0.1  # longer than pressure_after
     lane.leave()
     await asyncio.gather(*tasks)
     assert order == ["first", "second"]
@@ -46,12 +58,28 @@ async def test_a_waiter_gets_the_next_free_slot_in_turn() -> None:
     assert noted  # the waits were longer than pressure_after: the room is told
 
 
+async def test_a_short_wait_for_a_slot_is_not_pressure() -> None:
+    clock = Clock()
+    lane, noted = lane_with(1, 1.0, clock)
+    await lane.enter()
+    waiting = asyncio.create_task(lane.enter())
+    await until(lambda: lane.waiting == 1)
+    clock.t += 0.01  # within pressure_after
+    lane.leave()
+    await waiting
+    assert lane.busy == 1
+    assert not noted
+
+
 async def test_a_full_lane_sheds_after_its_wait_and_says_so() -> None:
     lane, noted = lane_with(2, 0.1)
     await lane.enter()
     await lane.enter()
+    shed = asyncio.create_task(lane.enter())
+    await until(lambda: lane.waiting == 1)  # it waits for a slot first
+    assert not shed.done()
     with pytest.raises(LaneFull):
-        await lane.enter()
+        await shed  # then, no slot having come free within the wait, it is shed
     assert lane.sheds == 1
     assert lane.waiting == 0
     assert noted == [1]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from haven.shield.limiter import Limiter, Permit, Priority, Shed, watch_loop_lag
+from haven.shield.limiter import LAG_SAMPLES, Limiter, Permit, Priority, Shed, watch_loop_lag
 
 
 class FakeClock:
@@ -234,19 +234,37 @@ async def test_a_lagging_loop_sheds_pages_and_anonymous_calls_but_admits_submiss
     assert not limiter.at_capacity()
 
 
+class Sampled(Limiter):
+    """A limiter that says when it is given a lag sample."""
+
+    def __init__(self, clock: FakeClock, lag_threshold: float) -> None:
+        super().__init__(now=clock, lag_threshold=lag_threshold)
+        self.sampled = asyncio.Event()
+
+    def note_loop_lag(self, seconds: float) -> None:
+        super().note_loop_lag(seconds)
+        self.sampled.set()
+
+
+async def next_sample(limiter: Sampled) -> None:
+    """Wait until the watcher has taken one more sample."""
+    limiter.sampled.clear()
+    # A hang guard, not a speed limit: a free loop is sampled every few milliseconds.
+    await asyncio.wait_for(limiter.sampled.wait(), timeout=30)
+
+
 async def test_the_lag_watcher_notices_a_callback_that_blocks_the_loop() -> None:
-    limiter = Limiter(lag_threshold=0.05)
+    # The limiter's clock stands still, so the backstop, once on, stays on while the test looks.
+    limiter = Sampled(FakeClock(), lag_threshold=0.05)
     watcher = asyncio.create_task(watch_loop_lag(limiter, every=0.01))
-    await asyncio.sleep(0.02)
-
-    async def blocking() -> None:  # slow sync calls on the loop, again and again
-        for _ in range(3):
+    try:
+        await next_sample(limiter)
+        for _ in range(LAG_SAMPLES):  # slow sync calls on the loop, again and again
             time.sleep(0.08)  # noqa: ASYNC251 - blocking the loop is the point
-            await asyncio.sleep(0.005)
-
-    await blocking()
-    await asyncio.sleep(0.02)  # the loop is free again; the backstop holds a little longer
-    watcher.cancel()
+            await next_sample(limiter)
+            assert limiter.loop_lag > 0.05  # the watcher saw the loop late by the block
+    finally:
+        watcher.cancel()
     with pytest.raises(Shed) as refused:
         await limiter.acquire(Priority.NORMAL)
     assert refused.value.reason == "lag"

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 
 import pytest
 
+from haven.shield import eta, outflow
 from haven.shield import room as room_module
-from haven.shield.room import Room, RoomSettings
+from haven.shield.room import Place, Room, RoomSettings
 from haven.shield.shuffle import Shuffle
-from haven.shield.store import RoomState, Store, StoreUnavailable
+from haven.shield.store import RoomState, Store
 from haven.shield.store.memory import MemoryStore
 from haven.shield.tokens import Signer, Ticket
+from tests.shield.store_kit import Broken
 
 START = 1_800_000_000.0
 
@@ -90,22 +92,22 @@ async def test_the_room_follows_pressure_that_persists_and_steers_towards_roomy(
     tickets += [(await room.join(""))[0] for _ in range(200)]
     await step()
     assert room.state.queueing
-    assert room.rate == pytest.approx(10 * room_module.EASE)  # some pressure: a little fewer
+    assert room.rate == pytest.approx(10 * outflow.EASE)  # some pressure: a little fewer
     origin.level = 0.6
     await step()
-    assert room.rate == pytest.approx(10 * room_module.EASE * room_module.SHRINK)
+    assert room.rate == pytest.approx(10 * outflow.EASE * outflow.SHRINK)
     rate = room.rate
     origin.level, origin.load = 0.05, 0.5  # no pressure, a third of the way below ROOMY
     await step()
-    assert room.rate == pytest.approx(rate * (1 + room_module.GROW_MAX / 3) + room_module.GROW_STEP)
+    assert room.rate == pytest.approx(rate * (1 + outflow.GROW_MAX / 3) + outflow.GROW_STEP)
     rate = room.rate
     origin.load = 0.8  # as full as it should be: held
     await step(3)
     assert room.rate == rate
     origin.load = 0.0  # idle: the largest step
     await step()
-    assert room.rate == pytest.approx(rate * (1 + room_module.GROW_MAX) + room_module.GROW_STEP)
-    await step(room_module.USE_TICKS, come=False)  # the line moves, but nobody comes in
+    assert room.rate == pytest.approx(rate * (1 + outflow.GROW_MAX) + outflow.GROW_STEP)
+    await step(outflow.USE_TICKS, come=False)  # the line moves, but nobody comes in
     rate = room.rate
     await step(2, come=False)
     assert room.rate == rate  # a rate nobody uses is no reason to raise it
@@ -305,29 +307,78 @@ async def test_the_first_people_in_a_new_line_are_told_waits_from_the_rate_it_wi
     assert room.speed == pytest.approx(4, rel=0.1)  # and it does move at that rate
 
 
+async def answered(task: asyncio.Task[Place]) -> bool:
+    """Whether ``task`` is done once the loop has run everything that was ready to run: a poll of
+    the task, never a wait on the clock."""
+    for _ in range(50):
+        if task.done():
+            return True
+        await asyncio.sleep(0)  # one turn of the loop
+    return task.done()
+
+
 async def test_a_check_near_the_front_is_answered_at_the_tick_that_reaches_it(store: Store) -> None:
     clock = Clock()
     room = await queueing_room(store, clock, start_rate=1, min_rate=1, max_rate=1)
     tickets = [(await room.join(""))[0] for _ in range(40)]
     await tick(room, clock)
     near, far = tickets[3], tickets[-1]
-    assert (await room.place(far)).eta_high > room_module.HOLD_WITHIN
-    assert not (await room.near_turn(far, await room.place(far))).reached  # far back: answered at once
-    assert not (await room.near_turn(near, await room.place(near), hold=0.05)).reached  # held, timed out
+    assert (await room.place(far)).eta_high > eta.HOLD_WITHIN
+    far_check = asyncio.create_task(room.near_turn(far, await room.place(far)))
+    assert await answered(far_check)  # far back: answered at once, no tick needed
+    assert not far_check.result().reached
     held = asyncio.create_task(room.near_turn(near, await room.place(near)))
-    await asyncio.sleep(0.01)
+    assert not await answered(held)  # near the front: held for its turn
     ticks = 0
     while not held.done():
         await tick(room, clock)
-        await asyncio.sleep(0.01)
         ticks += 1
-        if room.effective(near.number) > room.state.serving:
-            assert not held.done()  # not before its turn
-    place = await held
+        turn_came = room.effective(near.number) <= room.state.serving
+        assert await answered(held) == turn_came  # answered at the tick that reaches it, not before
+        assert ticks <= 4
+    place = held.result()
     assert place.reached
     assert place.ticket == near
-    assert room.effective(near.number) <= room.state.serving
-    assert 1 <= ticks <= 4
+
+
+async def test_a_held_check_ends_when_the_rooms_clock_passes_its_hold(store: Store) -> None:
+    """The hold is measured on the room's clock, the one the ticks move, not on the event loop's."""
+    clock = Clock()
+    room = await queueing_room(store, clock, start_rate=1, min_rate=1, max_rate=1)
+    tickets = [(await room.join(""))[0] for _ in range(40)]
+    await tick(room, clock)
+    near = tickets[3]
+    place = await room.place(near)
+    assert not place.reached
+    assert eta.due_soon(place.eta_high)
+    await store.configure(room.name, mode="paused")  # the line stops: the turn will not come
+    held = asyncio.create_task(room.near_turn(near, place, hold=5.0))
+    try:
+        assert not await answered(held)
+        for _ in range(4):  # four seconds on the room's clock: still within the hold
+            await tick(room, clock)
+            assert not await answered(held)
+        await tick(room, clock)  # five: the hold is over, however little the loop's clock moved
+        assert await answered(held)
+    finally:
+        held.cancel()
+    assert not held.result().reached
+
+
+async def test_a_held_check_is_answered_when_the_ticks_stop() -> None:
+    """A stopped ticker (and a room's clock that stands still with it) must not hold a check for
+    ever: it is answered as it stands after a few ticks' time without a tick."""
+    clock = Clock()
+    room = await queueing_room(MemoryStore(), clock, tick_seconds=0.01, start_rate=1, min_rate=1, max_rate=1)
+    tickets = [(await room.join(""))[0] for _ in range(40)]
+    await tick(room, clock)
+    place = await room.place(tickets[3])
+    assert eta.due_soon(place.eta_high)
+    held = room.near_turn(tickets[3], place)  # the default hold: ten seconds of the room's clock
+    # A hang guard, not a speed limit: without a tick the check is answered within milliseconds.
+    answer = await asyncio.wait_for(held, timeout=5.0)
+    assert not answer.reached
+    assert clock() == START + 1  # nothing moved the room's clock: the missing ticks ended the hold
 
 
 async def test_with_several_workers_each_tells_the_speed_of_the_whole_line(store: Store) -> None:
@@ -407,35 +458,18 @@ async def test_an_event_draws_the_prequeue_from_its_seed_then_serves_late_arriva
     assert room.state.mode == "auto"  # drained: back to the safety net
 
 
-class Broken:
-    """A store that can be switched off: every call then raises ``StoreUnavailable``."""
-
-    name = "broken"
-
-    def __init__(self) -> None:
-        self.inner = MemoryStore()
-        self.down = False
-
-    def __getattr__(self, name: str) -> object:
-        method = getattr(self.inner, name)
-
-        async def call(*args: object, **kwargs: object) -> object:
-            if self.down:
-                raise StoreUnavailable("down")
-            return await method(*args, **kwargs)
-
-        return call
-
-
 async def test_without_its_store_a_worker_runs_a_room_of_its_own_and_comes_back() -> None:
     clock, store = Clock(), Broken()
     room = make_room(store, clock)  # type: ignore[arg-type]
     await store.inner.configure(room.name, queueing=True)
     await room.tick()
-    shared_ticket, _ = await room.join("")
+    shared_ticket, shared_token = await room.join("")
     store.down = True
     await tick(room, clock)
     assert room.degraded
+    assert room.fallbacks == 1
+    with pytest.raises(ValueError, match="foreign"):
+        room.read_ticket(shared_token)  # nor are the shared line's places in this process's own
     local_ticket, token = await room.join("")
     assert local_ticket.room != "main"  # a place in this process's own line
     assert room.read_ticket(token).number == local_ticket.number
@@ -444,7 +478,12 @@ async def test_without_its_store_a_worker_runs_a_room_of_its_own_and_comes_back(
     assert room.name == "main"  # back in the shared line
     with pytest.raises(ValueError, match="foreign"):
         room.read_ticket(token)  # places of the fallback line are not places in the shared one
-    assert isinstance(shared_ticket, Ticket)
+    # The place taken before the outage was kept in the shared line, and counts again.
+    assert room.read_ticket(shared_token).number == shared_ticket.number
+    kept = await room.place(shared_ticket)
+    assert not kept.lapsed
+    assert kept.reached  # the shared line moved on while this worker was away
+    assert await room.claim(shared_ticket) is not None
 
 
 def test_room_state_defaults_describe_an_idle_room() -> None:

@@ -8,6 +8,9 @@ Two stores implement it:
   so any number of workers on any number of hosts share one room, one ticket sequence and one serving
   counter, with no lost update between them.
 
+The room reaches either through ``FallbackStore`` (``fallback.py``), which stands in with a line of
+the process's own while the shared store does not answer.
+
 Why counters and not a list of visitors: a ticket is a number in a signed cookie and a place is
 ``number - serving``, so joining, checking one's place and admitting the next thousand people are each
 O(1) or O(log n), whatever the length of the queue. The store keeps, per waiting ticket, only the time
@@ -125,7 +128,7 @@ class Store(Protocol):
 
 
 class StoreUnavailable(RuntimeError):
-    """The shared store did not answer; the gate falls back to per-process protection."""
+    """The shared store did not answer; ``FallbackStore`` falls back to per-process protection."""
 
 
 def open_store(redis_url: str) -> Store:
