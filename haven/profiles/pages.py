@@ -1,36 +1,27 @@
-"""What every profile page shares: its paths, the signed-in account and profile it is about, the
-personal-page frame it is rendered in, and the form it posts."""
+"""What every profile page shares: the signed-in account and profile it is about, the personal-page
+frame it is rendered in, and the form it posts. Handlers receive it as ``Kit``, a dependency built
+from the page's language and the app's services."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Annotated, Any, Final
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from haven.accounts.guard import form_expired, sign_in_first, signed_in
 from haven.accounts.models import Account
 from haven.accounts.paths import PATHS as ACCOUNT_PATHS
 from haven.profiles.models import Profile
-from haven.profiles.sections import Section
+from haven.profiles.paths import BASE, SLUGS, profile_path
 from haven.profiles.service import ProfileNotFound
-from haven.services import services
-from haven.web.clock import SystemClock
-from haven.web.forms import FieldView
-from haven.web.i18n import N_, OTHER, Language, translations
+from haven.services import Services, services
+from haven.web.forms import FieldView, Translate
+from haven.web.i18n import N_, OTHER, Language, page_language, translations
 from haven.web.personal import BadForm, read_form
 
-BASE: Final[dict[Language, str]] = {"en": "/en/account/profiles", "fr": "/fr/compte/profils"}
-SLUGS: Final[dict[str, dict[Language, str]]] = {
-    "check": {"en": "check-answers", "fr": "verifier-reponses"},
-    "submit": {"en": "submit", "fr": "soumettre"},
-    "confirmation": {"en": "confirmation", "fr": "confirmation"},
-    "add": {"en": "add", "fr": "ajouter"},
-    "remove": {"en": "remove", "fr": "retirer"},
-}
 MAX_JOBS: Final = 20
 STATE_LABELS: Final = {
     "draft": N_("Draft"),
@@ -38,14 +29,6 @@ STATE_LABELS: Final = {
     "expired": N_("Expired"),
     "invited": N_("Invited to apply"),
 }
-
-
-def profile_path(lang: Language, profile_id: uuid.UUID, *rest: str) -> str:
-    return "/".join([BASE[lang], str(profile_id), *rest])
-
-
-def section_path(lang: Language, profile_id: uuid.UUID, section: Section, *rest: str) -> str:
-    return profile_path(lang, profile_id, section.slugs[lang], *rest)
 
 
 def layout(views: list[FieldView]) -> list[tuple[str, Any]]:
@@ -62,28 +45,30 @@ def layout(views: list[FieldView]) -> list[tuple[str, Any]]:
     return items
 
 
-def current_date() -> dt.date:
-    return SystemClock().today()
+@dataclass(frozen=True)
+class ProfilePages:
+    """One request to a profile page: its language, the app's services, and what every page does."""
 
-
-@dataclass
-class Kit:
-    """The tools of one language's profile pages."""
-
+    request: Request
     lang: Language
-    other: Language = field(init=False)
-    paths: dict[str, str] = field(init=False)
+    app: Services
 
-    def __post_init__(self) -> None:
-        self.other = OTHER[self.lang]
-        self.paths = {name: value[self.lang] for name, value in ACCOUNT_PATHS.items()}
-        self.gettext = translations(self.lang).gettext
+    @property
+    def other(self) -> Language:
+        return OTHER[self.lang]
 
-    def page(
-        self, request: Request, account: Account, template: str, title: str, other_path: str, **context: Any
-    ) -> Response:
-        return services(request).personal.render(
-            request,
+    @property
+    def gettext(self) -> Translate:
+        return translations(self.lang).gettext
+
+    @property
+    def paths(self) -> dict[str, str]:
+        """The account pages in this language."""
+        return {name: value[self.lang] for name, value in ACCOUNT_PATHS.items()}
+
+    def page(self, account: Account, template: str, title: str, other_path: str, **context: Any) -> Response:
+        return self.app.personal.render(
+            self.request,
             self.lang,
             template,
             title=title,
@@ -95,51 +80,61 @@ class Kit:
             **context,
         )
 
-    async def load(
-        self, request: Request, profile_id: str
-    ) -> tuple[Account | None, Profile | None, Response | None]:
-        """The signed-in account and its profile ``profile_id``, or the response that refuses."""
-        account = await signed_in(request)
-        if account is None:
-            return None, None, sign_in_first(request, self.lang)
-        app = services(request)
-        assert app.profiles is not None
-        try:
-            profile = await app.profiles.get(account.id, uuid.UUID(profile_id))
-        except (ValueError, ProfileNotFound):
-            return account, None, self.not_found(request, account)
-        return account, profile, None
-
-    async def load_post(
-        self, request: Request, profile_id: str
-    ) -> tuple[Account, Profile, dict[str, str]] | Response:
-        """For a form posted about a profile: the account, its profile and the form, or the
-        response that refuses (signed out, not theirs, a bad or stale form)."""
-        account, profile, refusal = await self.load(request, profile_id)
-        if refusal is not None or account is None or profile is None:
-            return refusal or Response(status_code=404)
-        form = await self.form_of(request)
-        if isinstance(form, Response):
-            return form
-        return account, profile, form
-
-    def not_found(self, request: Request, account: Account) -> Response:
-        _ = self.gettext
-        title = _("We could not find this profile")
-        return self.page(request, account, "profiles/not_found.html", title, self.paths["home"], status=404)
-
-    async def form_of(self, request: Request) -> dict[str, str] | Response:
-        """The posted form, or the response to a form that is malformed or has a stale CSRF token."""
-        try:
-            form = await read_form(request)
-        except BadForm:
-            return Response(status_code=400)
-        if not services(request).personal.csrf_ok(request, form):
-            return form_expired(request, self.lang, request.url.path)
-        return form
-
-    def redirect(self, request: Request, location: str) -> Response:
-        return services(request).personal.redirect(request, location)
+    def redirect(self, location: str) -> Response:
+        return self.app.personal.redirect(self.request, location)
 
     def confirmation(self, profile_id: uuid.UUID) -> str:
         return profile_path(self.lang, profile_id, SLUGS["confirmation"][self.lang])
+
+    async def account(self) -> Account | Response:
+        """The signed-in account, or the way to sign in that comes back here."""
+        account = await signed_in(self.request)
+        return sign_in_first(self.request, self.lang) if account is None else account
+
+    async def load(self, profile_id: str) -> tuple[Account, Profile] | Response:
+        """The signed-in account and its profile ``profile_id``, or the response that refuses."""
+        account = await self.account()
+        if isinstance(account, Response):
+            return account
+        try:
+            profile = await self.app.profiles.get(account.id, uuid.UUID(profile_id))
+        except (ValueError, ProfileNotFound):
+            return self.not_found(account)
+        return account, profile
+
+    async def load_post(self, profile_id: str) -> tuple[Account, Profile, dict[str, str]] | Response:
+        """For a form posted about a profile: the account, its profile and the form, or the
+        response that refuses (signed out, not theirs, a bad or stale form)."""
+        loaded = await self.load(profile_id)
+        if isinstance(loaded, Response):
+            return loaded
+        form = await self.form()
+        if isinstance(form, Response):
+            return form
+        account, profile = loaded
+        return account, profile, form
+
+    def not_found(self, account: Account) -> Response:
+        title = self.gettext("We could not find this profile")
+        return self.page(account, "profiles/not_found.html", title, self.paths["home"], status=404)
+
+    async def form(self) -> dict[str, str] | Response:
+        """The posted form, or the response to a form that is malformed or has a stale CSRF token."""
+        try:
+            form = await read_form(self.request)
+        except BadForm:
+            return Response(status_code=400)
+        if not self.app.personal.csrf_ok(self.request, form):
+            return form_expired(self.request, self.lang, self.request.url.path)
+        return form
+
+
+def profile_pages(
+    request: Request,
+    lang: Annotated[Language, Depends(page_language)],
+    app: Annotated[Services, Depends(services)],
+) -> ProfilePages:
+    return ProfilePages(request, lang, app)
+
+
+Kit = Annotated[ProfilePages, Depends(profile_pages)]

@@ -4,6 +4,8 @@ Every read and write names the account: a profile id alone opens nothing, so one
 never reach another's page. A submission is acknowledged only after its transaction commits, and it
 is idempotent twice over: the form's key makes a repeated "start" or "submit" return the same profile,
 and a draft that is already submitted answers with the number it was given.
+
+Time comes in as an argument (``now``, ``today``), from the app's one clock.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -19,7 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from haven.db import Database, utcnow
+from haven.db import Database
+from haven.profiles import scoring
 from haven.profiles.models import Profile
 from haven.settings import Settings
 from haven.web.errors import DomainError
@@ -53,6 +55,19 @@ class ProfileIncomplete(DomainError):
     def __init__(self, sections: list[str]) -> None:
         super().__init__()
         self.sections = sections
+
+
+class SubmissionRefused(DomainError):
+    """This profile cannot be submitted as it is: the check page says why."""
+
+    status = 422
+    code = "submission_refused"
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__()
+        # "declaration" (not declared true), "unconfirmed_email" (the account's address was never
+        # confirmed), "stale_results" (language results that no longer count on the day).
+        self.reasons = reasons
 
 
 class ActiveProfileExists(DomainError):
@@ -90,9 +105,8 @@ class Profiles:
         self.database = database
         self.sealer = Sealer(settings.data_key)
 
-    async def start(self, account_id: uuid.UUID, create_key: str) -> Profile:
+    async def start(self, account_id: uuid.UUID, create_key: str, *, now: dt.datetime) -> Profile:
         """A new draft, or the one this same form already made (a double click makes one)."""
-        now = utcnow()
         try:
             async with self.database.transaction() as session:
                 existing = await session.scalar(
@@ -157,6 +171,7 @@ class Profiles:
         answers: dict[str, Any],
         complete: bool,
         *,
+        now: dt.datetime,
         passport_number: str | None = None,
     ) -> Profile:
         """Keep a section's answers as typed, and whether they are complete. The passport number
@@ -173,7 +188,7 @@ class Profiles:
             profile.answers = data  # a new dict: SQLAlchemy sees the change
             if passport_number is not None:
                 profile.passport_number = self.sealer.seal(passport_number) if passport_number else None
-            profile.updated_at = utcnow()
+            profile.updated_at = now
             return profile
 
     async def submit(
@@ -181,18 +196,31 @@ class Profiles:
         account_id: uuid.UUID,
         profile_id: uuid.UUID,
         submit_key: str,
-        assess: Callable[[Profile], tuple[list[str], tuple[int, str]]],
+        *,
+        declared: bool,
+        email_confirmed: bool,
+        today: dt.date,
+        now: dt.datetime,
     ) -> Profile:
-        """Submit the draft; a profile already submitted answers with its number, once. ``assess``
-        gives the sections still incomplete and the CRS score, worked out on the locked row."""
+        """Submit the draft with its CRS score on ``today``; a profile already submitted answers
+        with its number, once. Every check is made on the locked row, in the transaction that
+        submits it."""
         async with self.database.transaction() as session:
             profile = await self._owned(session, account_id, profile_id, lock=True)
             if profile.state != "draft":
                 return profile  # a double click, a retry, a re-POST: the same profile, one record
-            missing, score = assess(profile)
+            checks = (
+                ("declaration", declared),
+                ("unconfirmed_email", email_confirmed),
+                ("stale_results", not scoring.stale_results(profile.answers, today)),
+            )
+            reasons = [reason for reason, passed in checks if not passed]
+            if reasons:
+                raise SubmissionRefused(reasons)
+            missing = scoring.missing_sections(profile.answers)
             if missing:
                 raise ProfileIncomplete(missing)
-            now = utcnow()
+            score = scoring.score(profile.answers, today)
             if status(profile, now).state == "expired":
                 raise ProfileNotEditable
             profile.state = "submitted"

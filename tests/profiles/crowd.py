@@ -21,6 +21,7 @@ from haven.profiles.service import Profiles
 from haven.shield.gate import PASS_COOKIE
 from haven.shield.tokens import Pass, Signer
 from haven.surge.persona import ANSWERS, JOB
+from haven.web.clock import Clock, SystemClock
 from haven.web.personal import CSRF_COOKIE, SESSION_COOKIE
 from haven.web.security import new_token, sign, token_hash
 
@@ -43,17 +44,20 @@ class Submitter:
         return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
 
 
-async def fill_through_the_service(profiles: Profiles, account_id: uuid.UUID) -> Profile:
-    today = dt.date.today()
-    profile = await profiles.start(account_id, new_token())
+async def fill_through_the_service(profiles: Profiles, account_id: uuid.UUID, clock: Clock) -> Profile:
+    """The persona's complete draft, read and saved as the pages would on the clock's day."""
+    today, now = clock.today(), clock.now()
+    profile = await profiles.start(account_id, new_token(), now=now)
     for key, answers in ANSWERS.items():
         reading = BY_KEY[key].read(answers, {}, lambda text: text, today)
         assert not reading.errors, (key, reading.errors)
         kept = dict(reading.answers)
         passport = kept.pop("passport_number", None)
-        await profiles.save(account_id, profile.id, key, kept, complete=True, passport_number=passport)
+        await profiles.save(
+            account_id, profile.id, key, kept, complete=True, now=now, passport_number=passport
+        )
     job = job_reading(JOB, lambda text: text, today)
-    await profiles.save(account_id, profile.id, "work", {"jobs": [job.answers]}, complete=True)
+    await profiles.save(account_id, profile.id, "work", {"jobs": [job.answers]}, complete=True, now=now)
     return await profiles.get(account_id, profile.id)
 
 
@@ -121,7 +125,8 @@ async def prepare(
                     )
             if template is None:  # the first applicant fills in their draft for real
                 first = submitters[0]
-                template = await fill_through_the_service(profiles, first.account_id)
+                # The servers these applicants meet run on the system clock.
+                template = await fill_through_the_service(profiles, first.account_id, SystemClock())
                 first.profile_id = template.id
                 async with database.transaction() as session:
                     session.add_all(

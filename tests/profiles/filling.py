@@ -1,8 +1,12 @@
-"""A complete, valid profile, filled in through the pages the way a person would."""
+"""A complete, valid profile: filled in through the pages the way a person would, or made through
+the services where the pages are not the point."""
 
 from __future__ import annotations
 
 from haven.surge.persona import ANSWERS, BASE, JOB, SECTIONS
+from haven.web.personal import SESSION_COOKIE
+from haven.web.security import sign
+from tests.profiles.crowd import PASSWORD, fill_through_the_service
 from tests.visitor import Visitor, hidden
 
 
@@ -16,10 +20,14 @@ async def start_profile(visitor: Visitor, lang: str = "en") -> str:
     return response.headers["location"]
 
 
-async def fill_profile(visitor: Visitor, task_list: str, lang: str = "en") -> None:
+async def fill_profile(
+    visitor: Visitor, task_list: str, lang: str = "en", *, personal: dict[str, str] | None = None
+) -> None:
+    """The persona's answers, with ``personal`` instead of some of her personal details."""
     for key, answers in ANSWERS.items():
         path = f"{task_list}/{SECTIONS[lang][key]}"
-        response = await visitor.submit(path, {**answers, "action": "continue"})
+        changed = (personal or {}) if key == "personal" else {}
+        response = await visitor.submit(path, {**answers, **changed, "action": "continue"})
         assert response.status_code == 303, f"{key}: {response.status_code} {response.text[:2000]}"
     work = f"{task_list}/{SECTIONS[lang]['work']}"
     add = f"{work}/{'add' if lang == 'en' else 'ajouter'}"
@@ -27,3 +35,15 @@ async def fill_profile(visitor: Visitor, task_list: str, lang: str = "en") -> No
     assert response.status_code == 303, response.text[:2000]
     response = await visitor.submit(work, {"action": "continue"})
     assert response.status_code == 303
+
+
+async def unconfirmed_applicant(visitor: Visitor, email: str) -> str:
+    """An account whose address was never confirmed, signed in in this visitor's browser, with the
+    persona's complete draft; returns the draft's task list path."""
+    app = visitor.app.services
+    await app.accounts.sign_up(email, PASSWORD, "en")
+    account, session_id = await app.accounts.sign_in(email, PASSWORD, "192.0.2.1")
+    assert account.email_verified_at is None
+    visitor.plant(SESSION_COOKIE, sign(session_id, app.settings.secret_key, SESSION_COOKIE))
+    profile = await fill_through_the_service(app.profiles, account.id, app.clock)
+    return f"{BASE['en']}/{profile.id}"

@@ -4,6 +4,8 @@ confirmed exists exactly once, and no half-written record exists.
 
 Each submitter retries the way a person would (the same form, so the same idempotency key) until
 they see their confirmation page; a number counts as confirmed only once that page has shown it.
+The crashes strike at points of the crowd's progress (a fifth confirmed, two fifths, ...), not at
+moments on the wall clock: each one finds submitters still in flight, however fast the machine.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -29,8 +30,40 @@ from tests.server import RunningServer, free_port, kill, launch, migrate_for, st
 pytestmark = pytest.mark.server
 
 SUBMITTERS = 200
-GIVE_UP_AFTER = 120.0  # seconds: a submitter still without a confirmation by then fails the test
+GIVE_UP_AFTER = 300  # attempts: a submitter still without a confirmation by then fails the test
+OUTAGE_FAILURES = 20  # failed attempts the crowd meets while PostgreSQL is down, before it restarts
 NUMBER = re.compile(r'class="reference">(HV-[0-9A-Z-]+)<')
+
+
+class Progress:
+    """What the crowd has been through so far, for the chaos to wait on."""
+
+    def __init__(self) -> None:
+        self.confirmed = 0
+        self.failures = 0
+        self.over = False  # every submitter is done: nothing more will happen
+        self._changed = asyncio.Condition()
+
+    async def note(self, *, confirmed: bool) -> None:
+        async with self._changed:
+            if confirmed:
+                self.confirmed += 1
+            else:
+                self.failures += 1
+            self._changed.notify_all()
+
+    async def end(self) -> None:
+        async with self._changed:
+            self.over = True
+            self._changed.notify_all()
+
+    async def until_confirmed(self, count: int) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.over or self.confirmed >= count)
+
+    async def until_failed(self, count: int) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.over or self.failures >= count)
 
 
 def server_env(var_dir: Path, database_url: str) -> dict[str, str]:
@@ -50,12 +83,13 @@ def server_env(var_dir: Path, database_url: str) -> dict[str, str]:
     }
 
 
-async def submit_until_confirmed(base_url: Callable[[], str], submitter: Submitter) -> None:
+async def submit_until_confirmed(
+    base_url: Callable[[], str], submitter: Submitter, progress: Progress
+) -> None:
     """Submit, and retry the same form after any failure, until the confirmation page shows."""
-    deadline = asyncio.get_running_loop().time() + GIVE_UP_AFTER
     path = f"/en/account/profiles/{submitter.profile_id}"
     async with httpx.AsyncClient(cookies=submitter.cookies, timeout=10) as client:
-        while asyncio.get_running_loop().time() < deadline:
+        while submitter.attempts < GIVE_UP_AFTER:
             submitter.attempts += 1
             try:
                 response = await client.post(
@@ -67,17 +101,30 @@ async def submit_until_confirmed(base_url: Callable[[], str], submitter: Submitt
                     found = NUMBER.search(page.text) if page.status_code == 200 else None
                     if found:
                         submitter.confirmed = found.group(1)
+                        await progress.note(confirmed=True)
                         return
             except httpx.HTTPError:
                 pass  # the server was killed under us: try again, as a person would
+            await progress.note(confirmed=False)
+            # A person's pause before trying again (not a wait for anything): it keeps two hundred
+            # retries from spinning on a server that is down.
             await asyncio.sleep(random.uniform(0.05, 0.4))
 
 
 async def run_crowd(
-    submitters: list[Submitter], base_url: Callable[[], str], chaos: Callable[[], object]
+    submitters: list[Submitter],
+    base_url: Callable[[], str],
+    chaos: Callable[[Progress], Awaitable[None]],
 ) -> None:
-    crowd = asyncio.gather(*(submit_until_confirmed(base_url, s) for s in submitters))
-    await asyncio.gather(crowd, asyncio.to_thread(chaos))
+    progress = Progress()
+
+    async def crowd() -> None:
+        try:
+            await asyncio.gather(*(submit_until_confirmed(base_url, s, progress) for s in submitters))
+        finally:
+            await progress.end()
+
+    await asyncio.gather(crowd(), chaos(progress))
 
 
 async def check_records(settings: settings_module.Settings, submitters: list[Submitter]) -> None:
@@ -132,13 +179,15 @@ def test_confirmed_submissions_survive_the_server_being_killed(tmp_path: Path) -
     current: list[RunningServer] = [launch(var_dir, port, **env)]
     kills = 0
 
-    def chaos() -> None:
+    async def chaos(progress: Progress) -> None:
         nonlocal kills
-        for _ in range(4):
-            rng_sleep(0.4, 1.2)
-            kill(current[0].process)
+        for strike in range(1, 5):  # when a fifth have their confirmation, two fifths, ...
+            await progress.until_confirmed(SUBMITTERS * strike // 5)
+            if progress.over:
+                return
+            await asyncio.to_thread(kill, current[0].process)
             kills += 1
-            current[0] = launch(var_dir, port, **env)
+            current[0] = await asyncio.to_thread(launch, var_dir, port, **env)
 
     try:
         asyncio.run(run_crowd(submitters, lambda: current[0].base_url, chaos))
@@ -168,13 +217,18 @@ def test_confirmed_submissions_survive_postgresql_being_killed(tmp_path: Path) -
         server = launch(var_dir, free_port(), **env)
         restarts = 0
 
-        def chaos() -> None:
+        async def chaos(progress: Progress) -> None:
             nonlocal restarts
-            for _ in range(3):
-                rng_sleep(0.4, 1.2)
-                postgres.kill()  # SIGKILL to the postmaster: it recovers from its WAL on start
-                rng_sleep(0.2, 0.6)
-                postgres.start()
+            for strike in range(1, 4):  # when a quarter have their confirmation, half, ...
+                await progress.until_confirmed(SUBMITTERS * strike // 4)
+                if progress.over:
+                    return
+                # SIGKILL to the postmaster: it recovers from its WAL on start. It stays down until
+                # the crowd has run into the outage.
+                failures = progress.failures
+                await asyncio.to_thread(postgres.kill)
+                await progress.until_failed(failures + OUTAGE_FAILURES)
+                await asyncio.to_thread(postgres.start)
                 restarts += 1
 
         try:
@@ -188,7 +242,3 @@ def test_confirmed_submissions_survive_postgresql_being_killed(tmp_path: Path) -
         asyncio.run(check_records(settings, submitters))
     finally:
         postgres.remove()
-
-
-def rng_sleep(low: float, high: float) -> None:
-    time.sleep(random.uniform(low, high))

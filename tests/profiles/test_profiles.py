@@ -3,13 +3,39 @@ ever your own."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import AsyncIterator
+
 import pytest
 from sqlalchemy import func, select, text
 
+from haven import settings as settings_module
+from haven.app import create_app
 from haven.profiles.models import Profile
+from haven.rules import crs
+from haven.rules.common import ABILITIES, Education, Language, LanguageLevels
 from haven.surge.persona import ANSWERS, BASE, JOB, PASSPORT, SECTIONS
-from tests.profiles.filling import fill_profile, start_profile
-from tests.visitor import Visitor, hidden
+from haven.web.clock import FixedClock
+from tests.profiles.filling import fill_profile, start_profile, unconfirmed_applicant
+from tests.visitor import Visitor, hidden, started
+
+# Every page here runs on this day, so that the persona's dated answers (a language test of
+# September 2026, a job since 2021) mean the same thing whenever the tests run.
+DAY = dt.date(2026, 11, 27)
+# The persona born on 1996-11-30 instead, on DAY, single: 29 years old → 110; a bachelor's degree
+# (ECA) → 120; IELTS General 7.5/7/8/7 is CLB 9 in all four → 31 × 4 = 124; no Canadian work → 0;
+# core 354. Transferability: a bachelor's with CLB 9 → 25; five years abroad (since January 2021)
+# with CLB 9 → 50. Total 429. From 2026-11-30 on she is 30 (105 points) or older: 424 or less.
+BIRTH_DATE = {"dob-day": "30", "dob-month": "11", "dob-year": "1996"}
+SCORE_ON_DAY = 429
+
+
+@pytest.fixture
+async def site(db_settings: settings_module.Settings) -> AsyncIterator[Visitor]:
+    """The started app on a clock that stands still on ``DAY``, and a visitor."""
+    app = create_app(db_settings, clock=FixedClock(DAY))
+    async with started(app), Visitor.of(app, db_settings.mail_folder) as visitor:
+        yield visitor
 
 
 async def submit(visitor: Visitor, task_list: str, lang: str = "en", **extra: str) -> tuple[str, str]:
@@ -28,7 +54,6 @@ async def submit(visitor: Visitor, task_list: str, lang: str = "en", **extra: st
 
 async def count_profiles(visitor: Visitor) -> int:
     database = visitor.app.services.database
-    assert database is not None
     async with database.transaction() as session:
         return int(await session.scalar(select(func.count()).select_from(Profile)) or 0)
 
@@ -36,7 +61,7 @@ async def count_profiles(visitor: Visitor) -> int:
 async def test_a_profile_is_filled_checked_and_submitted_once(site: Visitor) -> None:
     await site.sign_up_and_in("ada@example.org")
     task_list = await start_profile(site)
-    await fill_profile(site, task_list)
+    await fill_profile(site, task_list, personal=BIRTH_DATE)
     tasks = await site.get(task_list)
     assert tasks.text.count("Completed") == 8  # no partner section for someone never married
     check = await site.get(f"{task_list}/check-answers")
@@ -51,12 +76,16 @@ async def test_a_profile_is_filled_checked_and_submitted_once(site: Visitor) -> 
     assert confirmation.headers["cache-control"] == "private, no-store"
     number = confirmation.text.split('class="reference">')[1].split("<")[0]
     assert number.startswith("HV-")
-    # 26 on 2026-11-27 → 110; bachelor 120; CLB 9 × 4 → 124; 5 years abroad → 0 core;
-    # transferability 25 + 50. The exact date moves the age points, so check the breakdown's floor.
-    assert "CRS score when submitted:" in confirmation.text
+    assert f"CRS score when submitted: <strong>{SCORE_ON_DAY}</strong>" in confirmation.text
     home = await site.get("/en/account")
     assert number in home.text
     assert "Submitted" in home.text
+
+
+def test_the_known_profile_scores_429_under_the_rules_themselves() -> None:
+    clb9 = LanguageLevels(Language.ENGLISH, dict.fromkeys(ABILITIES, 9))
+    profile = crs.CrsProfile(age=29, education=Education.BACHELOR, first_language=clb9, foreign_work_years=5)
+    assert crs.score(profile, as_of=DAY).total == SCORE_ON_DAY
 
 
 async def test_a_double_submission_keeps_one_record_and_one_number(site: Visitor) -> None:
@@ -96,7 +125,6 @@ async def test_a_submitted_profile_cannot_be_changed_from_an_old_tab(site: Visit
     check = await site.get(confirmation)
     assert check.status_code == 200
     database = site.app.services.database
-    assert database is not None
     async with database.transaction() as session:
         profile = await session.scalar(select(Profile))
         assert profile is not None
@@ -234,7 +262,7 @@ async def test_jobs_can_be_added_changed_and_removed(site: Visitor) -> None:
     assert "Tester" not in listing.text
 
 
-async def test_submitting_needs_the_declaration_and_a_confirmed_address(site: Visitor) -> None:
+async def test_submitting_needs_the_declaration(site: Visitor) -> None:
     await site.sign_up_and_in("jo@example.org")
     task_list = await start_profile(site)
     await fill_profile(site, task_list)
@@ -247,6 +275,29 @@ async def test_submitting_needs_the_declaration_and_a_confirmed_address(site: Vi
     assert "Select to confirm that your answers are true and complete" in refused.text
     assert await count_profiles(site) == 1
     assert "Draft" in (await site.get("/en/account")).text
+
+
+async def test_a_profile_cannot_be_submitted_before_the_email_address_is_confirmed(site: Visitor) -> None:
+    task_list = await unconfirmed_applicant(site, "uma@example.org")
+    assert "Confirm your email address" in (await site.get("/en/account")).text
+    page = await site.get(f"{task_list}/check-answers")
+    assert page.status_code == 200
+    refused = await site.client.post(
+        f"{task_list}/submit",
+        data={
+            "csrf": hidden(page.text, "csrf"),
+            "submit_key": hidden(page.text, "submit_key"),
+            "declaration": "yes",
+        },
+    )
+    assert refused.status_code == 422
+    assert "Confirm your email address before you submit: use the link we sent you" in refused.text
+    assert "Select to confirm" not in refused.text  # declared: the address is the only reason
+    assert (await site.get(f"{task_list}/confirmation")).headers["location"] == task_list
+    database = site.app.services.database
+    async with database.transaction() as session:
+        profile = (await session.scalars(select(Profile))).one()
+    assert (profile.state, profile.number, profile.submitted_at) == ("draft", None, None)
 
 
 async def test_nobody_else_can_read_or_change_a_profile(site: Visitor) -> None:
@@ -278,7 +329,6 @@ async def test_nobody_else_can_read_or_change_a_profile(site: Visitor) -> None:
     assert submit_theirs.status_code == 404
     assert "Marina Road" not in submit_theirs.text
     database = site.app.services.database
-    assert database is not None
     async with database.transaction() as session:
         states = (await session.scalars(select(Profile.state))).all()
     assert states == ["draft"]
@@ -289,7 +339,6 @@ async def test_results_that_went_stale_stop_a_submission_and_say_why(site: Visit
     task_list = await start_profile(site)
     await fill_profile(site, task_list)
     database = site.app.services.database
-    assert database is not None
     async with database.transaction() as session:
         profile = await session.scalar(select(Profile))
         assert profile is not None
@@ -323,7 +372,6 @@ async def test_passport_numbers_are_encrypted_at_rest(site: Visitor) -> None:
     task_list = await start_profile(site)
     await site.submit(f"{task_list}/personal-details", {**ANSWERS["personal"], "action": "continue"})
     database = site.app.services.database
-    assert database is not None
     async with database.transaction() as session:
         row = (await session.execute(text("SELECT answers, passport_number FROM profiles"))).one()
     assert PASSPORT not in str(row[0])
