@@ -50,15 +50,17 @@ class Services:
         self.database = Database(engine)
         self.passwords = Passwords.from_settings(settings)
         self.mailer = mailer or mailer_for(settings)
-        self.accounts = Accounts(self.database, self.passwords, Letters(settings))
+        self.accounts = Accounts(self.database, self.passwords, Letters(settings), clock)
         self.profiles = Profiles(self.database, settings)
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweep: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, settings: Settings, clock: Clock, personal: Personal) -> Services:
-        """The services of a process that starts serving: the engine, then the mail sweep."""
+        """The services of a process that starts serving: the engine, the sign-in decoy, then the
+        mail sweep."""
         opened = cls(settings, clock, personal, create_engine(settings))
+        await opened.passwords.prepare()
         opened.start_mail_sweep()
         return opened
 

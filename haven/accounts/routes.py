@@ -1,12 +1,15 @@
 """Account pages in both languages: sign up, confirm the email address, sign in, sign out, reset a
-forgotten password. Routes translate: read the form, call the service, render or redirect."""
+forgotten password. Routes translate: read the form, call the service, render or redirect. Each
+handler serves both languages; the language it serves comes in as a dependency, with the services.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from haven.accounts.guard import form_expired, sign_in_first, signed_in
@@ -20,7 +23,7 @@ from haven.accounts.service import (
 )
 from haven.checker.fields import FormError
 from haven.services import Services, services
-from haven.web.i18n import LANGUAGES, N_, OTHER, Language, translations
+from haven.web.i18n import LANGUAGES, N_, OTHER, Language, page_language, translations
 from haven.web.personal import BadForm, read_form
 from haven.web.security import safe_next
 
@@ -33,6 +36,7 @@ PASSWORD_MESSAGES: Final = {
     "short": N_("Enter a password of at least 10 characters"),
     "long": N_("Enter a password of 200 characters or fewer"),
 }
+LINK_NOT_VALID: Final = N_("This link has expired or has already been used")
 
 
 def after_sign_in(target: str | None, lang: Language) -> str:
@@ -42,287 +46,271 @@ def after_sign_in(target: str | None, lang: Language) -> str:
     return target if target.startswith(f"/{lang}/") else path("home", lang)
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+@dataclass(frozen=True)
+class AccountPage:
+    """One request to an account page: its language, the app's services, and what every page does."""
 
+    request: Request
+    lang: Language
+    app: Services
 
-def _words(lang: Language) -> Callable[[str], str]:
-    return translations(lang).gettext
+    def gettext(self, message: str) -> str:
+        return translations(self.lang).gettext(message)
 
-
-def _validate(
-    form: dict[str, str], lang: Language, *, password: bool = True, email: bool = True
-) -> list[FormError]:
-    _ = _words(lang)
-    errors = []
-    if email:
-        problem = email_problem(form.get("email", "").strip())
-        if problem:
-            errors.append(FormError("email", _(EMAIL_MESSAGES[problem])))
-    if password:
-        problem = password_problem(form.get("password", ""))
-        if problem:
-            errors.append(FormError("password", _(PASSWORD_MESSAGES[problem])))
-    return errors
-
-
-def build_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
-    for lang in LANGUAGES:
-        _add_routes(router, lang)
-    return router
-
-
-def _add_routes(router: APIRouter, lang: Language) -> None:
-    _ = _words(lang)
-    other = OTHER[lang]
-
-    def page(request: Request, template: str, title: str, name: str, **context: Any) -> Response:
-        return services(request).personal.render(
-            request,
-            lang,
+    def render(self, template: str, title: str, name: str, **context: Any) -> Response:
+        """``template`` with ``title`` (a msgid); the language toggle goes to page ``name``."""
+        return self.app.personal.render(
+            self.request,
+            self.lang,
             template,
-            title=title,
-            other_path=path(name, other),
-            paths={k: v[lang] for k, v in PATHS.items()},
+            title=self.gettext(title),
+            other_path=path(name, OTHER[self.lang]),
+            paths={key: value[self.lang] for key, value in PATHS.items()},
             **context,
         )
 
-    async def sign_up_form(request: Request) -> Response:
-        return page(request, "accounts/sign_up.html", _("Create your Haven account"), "sign_up", values={})
+    def redirect(self, location: str) -> Response:
+        return self.app.personal.redirect(self.request, location)
 
-    async def sign_up(request: Request) -> Response:
-        app = services(request)
+    async def form(self, back: str) -> dict[str, str] | Response:
+        """The posted form, or the answer to a body that is not a form of ours (400) or a form whose
+        CSRF token has expired (a page that links ``back``, the account page named so)."""
         try:
-            form = await read_form(request)
+            form = await read_form(self.request)
         except BadForm:
             return Response(status_code=400)
-        if not app.personal.csrf_ok(request, form):
-            return form_expired(request, lang, path("sign_up", lang))
-        errors = _validate(form, lang)
-        if errors:
-            return page(
-                request,
-                "accounts/sign_up.html",
-                _("Create your Haven account"),
-                "sign_up",
-                status=422,
-                errors=errors,
-                values={"email": form.get("email", "")},
-            )
-        assert app.accounts is not None
-        await app.accounts.sign_up(form["email"], form["password"], lang)
-        app.deliver_mail_soon()
-        return app.personal.redirect(request, path("check_email", lang))
+        if not self.app.personal.csrf_ok(self.request, form):
+            return form_expired(self.request, self.lang, path(back, self.lang))
+        return form
 
-    async def check_email(request: Request) -> Response:
-        reset = request.query_params.get("reset") == "1"
-        return page(request, "accounts/check_email.html", _("Check your email"), "check_email", reset=reset)
+    def problems(self, form: dict[str, str], *, email: bool = True, password: bool = True) -> list[FormError]:
+        """What is wrong with the email address and the password typed, in this page's language."""
+        errors = []
+        if email:
+            problem = email_problem(form.get("email", "").strip())
+            if problem:
+                errors.append(FormError("email", self.gettext(EMAIL_MESSAGES[problem])))
+        if password:
+            problem = password_problem(form.get("password", ""))
+            if problem:
+                errors.append(FormError("password", self.gettext(PASSWORD_MESSAGES[problem])))
+        return errors
 
-    async def verify_form(request: Request) -> Response:
-        token = request.query_params.get("token", "")
-        return page(request, "accounts/verify.html", _("Confirm your email address"), "verify", token=token)
+    def link_not_valid(self, name: str) -> Response:
+        return self.render("accounts/link_not_valid.html", LINK_NOT_VALID, name, status=400)
 
-    async def verify(request: Request) -> Response:
-        app = services(request)
-        try:
-            form = await read_form(request)
-        except BadForm:
-            return Response(status_code=400)
-        if not app.personal.csrf_ok(request, form):
-            return form_expired(request, lang, path("verify", lang))
-        assert app.accounts is not None
-        try:
-            await app.accounts.verify_email(form.get("token", ""))
-        except LinkNotValid:
-            return page(
-                request,
-                "accounts/link_not_valid.html",
-                _("This link has expired or has already been used"),
-                "verify",
-                status=400,
-            )
-        return page(request, "accounts/verified.html", _("Your email address is confirmed"), "verify")
 
-    async def resend(request: Request) -> Response:
-        app = services(request)
-        account = await signed_in(request)
-        if account is None:
-            return sign_in_first(request, lang)
-        form = await read_form(request)
-        if not app.personal.csrf_ok(request, form):
-            return form_expired(request, lang, path("home", lang))
-        assert app.accounts is not None
-        await app.accounts.resend_verification(account.id)
-        app.deliver_mail_soon()
-        return app.personal.redirect(request, path("check_email", lang))
+def account_page(
+    request: Request,
+    lang: Annotated[Language, Depends(page_language)],
+    app: Annotated[Services, Depends(services)],
+) -> AccountPage:
+    return AccountPage(request, lang, app)
 
-    async def sign_in_form(request: Request) -> Response:
-        return page(
-            request,
-            "accounts/sign_in.html",
-            _("Sign in to your Haven account"),
-            "sign_in",
-            values={},
-            next=after_sign_in(request.query_params.get("next"), lang),
-            signed_out=request.query_params.get("signed_out") == "1",
-        )
 
-    async def sign_in(request: Request) -> Response:
-        app = services(request)
-        try:
-            form = await read_form(request)
-        except BadForm:
-            return Response(status_code=400)
-        if not app.personal.csrf_ok(request, form):
-            return form_expired(request, lang, path("sign_in", lang))
-        target = after_sign_in(form.get("next"), lang)
-        errors = _validate(form, lang)
-        title = _("Sign in to your Haven account")
+Page = Annotated[AccountPage, Depends(account_page)]
+
+# Sign up and confirm the address ----------------------------------------------------------------
+
+SIGN_UP: Final = N_("Create your Haven account")
+
+
+async def sign_up_form(page: Page) -> Response:
+    return page.render("accounts/sign_up.html", SIGN_UP, "sign_up", values={})
+
+
+async def sign_up(page: Page) -> Response:
+    form = await page.form("sign_up")
+    if isinstance(form, Response):
+        return form
+    errors = page.problems(form)
+    if errors:
         values = {"email": form.get("email", "")}
-        page_kw: dict[str, Any] = {"values": values, "next": target, "signed_out": False}
-        if errors:
-            return page(
-                request,
-                "accounts/sign_in.html",
-                title,
-                "sign_in",
-                status=422,
-                errors=errors,
-                **page_kw,
-            )
-        assert app.accounts is not None
-        try:
-            account, session_id = await app.accounts.sign_in(
-                form["email"], form["password"], app.personal.client_address(request)
-            )
-        except SignInFailed:
-            error = FormError("email", _("Enter the email address and password of your Haven account"))
-            return page(
-                request,
-                "accounts/sign_in.html",
-                title,
-                "sign_in",
-                status=422,
-                errors=[error],
-                **page_kw,
-            )
-        except TooManyAttempts as refusal:
-            seconds = refusal.retry_after or 60
-            minutes = max(1, (seconds + 59) // 60)
-            return page(
-                request,
-                "accounts/too_many.html",
-                _("Too many attempts to sign in"),
-                "sign_in",
-                status=429,
-                retry_after=seconds,
-                minutes=minutes,
-            )
-        # A new session id, and a new CSRF token, at every sign-in.
-        old = app.personal.session_id(request)
-        if old is not None:
-            await app.accounts.sign_out(old)
-        app.personal.renew_csrf(request)
-        response = app.personal.redirect(request, target)
-        app.personal.set_session(response, request, session_id, str(account.id))
-        return response
-
-    async def sign_out(request: Request) -> Response:
-        app = services(request)
-        form = await read_form(request)
-        if not app.personal.csrf_ok(request, form):
-            return form_expired(request, lang, path("home", lang))
-        session_id = app.personal.session_id(request)
-        if session_id is not None and app.accounts is not None:
-            await app.accounts.sign_out(session_id)
-        app.personal.renew_csrf(request)
-        response = app.personal.redirect(request, path("sign_in", lang) + "?signed_out=1")
-        app.personal.clear_session(response)
-        return response
-
-    async def forgot_form(request: Request) -> Response:
-        return page(request, "accounts/forgot.html", _("Reset your password"), "forgot", values={})
-
-    async def forgot(request: Request) -> Response:
-        app = services(request)
-        form = await read_form(request)
-        if not app.personal.csrf_ok(request, form):
-            return form_expired(request, lang, path("forgot", lang))
-        errors = _validate(form, lang, password=False)
-        if errors:
-            values = {"email": form.get("email", "")}
-            title = _("Reset your password")
-            return page(
-                request, "accounts/forgot.html", title, "forgot", status=422, errors=errors, values=values
-            )
-        assert app.accounts is not None
-        await app.accounts.request_reset(form["email"], lang)
-        app.deliver_mail_soon()
-        return app.personal.redirect(request, path("check_email", lang) + "?reset=1")
-
-    async def reset_form(request: Request) -> Response:
-        app = services(request)
-        token = request.query_params.get("token", "")
-        assert app.accounts is not None
-        try:
-            await app.accounts.check_reset_token(token)
-        except LinkNotValid:
-            return page(
-                request,
-                "accounts/link_not_valid.html",
-                _("This link has expired or has already been used"),
-                "forgot",
-                status=400,
-            )
-        return page(request, "accounts/reset.html", _("Choose a new password"), "reset", token=token)
-
-    async def reset(request: Request) -> Response:
-        app = services(request)
-        form = await read_form(request)
-        if not app.personal.csrf_ok(request, form):
-            return form_expired(request, lang, path("forgot", lang))
-        errors = _validate(form, lang, email=False)
-        token = form.get("token", "")
-        if errors:
-            return page(
-                request,
-                "accounts/reset.html",
-                _("Choose a new password"),
-                "reset",
-                status=422,
-                errors=errors,
-                token=token,
-            )
-        assert app.accounts is not None
-        try:
-            await app.accounts.reset_password(token, form["password"])
-        except LinkNotValid:
-            return page(
-                request,
-                "accounts/link_not_valid.html",
-                _("This link has expired or has already been used"),
-                "forgot",
-                status=400,
-            )
-        return page(request, "accounts/password_changed.html", _("Your password has been changed"), "sign_in")
-
-    routes: list[tuple[str, Handler, str]] = [
-        ("sign_up", sign_up_form, "GET"),
-        ("sign_up", sign_up, "POST"),
-        ("check_email", check_email, "GET"),
-        ("verify", verify_form, "GET"),
-        ("verify", verify, "POST"),
-        ("resend", resend, "POST"),
-        ("sign_in", sign_in_form, "GET"),
-        ("sign_in", sign_in, "POST"),
-        ("sign_out", sign_out, "POST"),
-        ("forgot", forgot_form, "GET"),
-        ("forgot", forgot, "POST"),
-        ("reset", reset_form, "GET"),
-        ("reset", reset, "POST"),
-    ]
-    for name, handler, method in routes:
-        router.add_api_route(path(name, lang), handler, methods=[method])
+        return page.render(
+            "accounts/sign_up.html", SIGN_UP, "sign_up", status=422, errors=errors, values=values
+        )
+    await page.app.accounts.sign_up(form["email"], form["password"], page.lang)
+    page.app.deliver_mail_soon()
+    return page.redirect(path("check_email", page.lang))
 
 
-__all__ = ["PATHS", "Services", "build_router", "path", "sign_in_first", "signed_in"]
+async def check_email(page: Page) -> Response:
+    reset = page.request.query_params.get("reset") == "1"
+    return page.render("accounts/check_email.html", N_("Check your email"), "check_email", reset=reset)
+
+
+async def verify_form(page: Page) -> Response:
+    token = page.request.query_params.get("token", "")
+    return page.render("accounts/verify.html", N_("Confirm your email address"), "verify", token=token)
+
+
+async def verify(page: Page) -> Response:
+    form = await page.form("verify")
+    if isinstance(form, Response):
+        return form
+    try:
+        await page.app.accounts.verify_email(form.get("token", ""))
+    except LinkNotValid:
+        return page.link_not_valid("verify")
+    return page.render("accounts/verified.html", N_("Your email address is confirmed"), "verify")
+
+
+async def resend(page: Page) -> Response:
+    account = await signed_in(page.request)
+    if account is None:
+        return sign_in_first(page.request, page.lang)
+    form = await page.form("home")
+    if isinstance(form, Response):
+        return form
+    await page.app.accounts.resend_verification(account.id)
+    page.app.deliver_mail_soon()
+    return page.redirect(path("check_email", page.lang))
+
+
+# Sign in and out --------------------------------------------------------------------------------
+
+SIGN_IN: Final = N_("Sign in to your Haven account")
+SIGN_IN_FAILED: Final = N_("Enter the email address and password of your Haven account")
+
+
+async def sign_in_form(page: Page) -> Response:
+    query = page.request.query_params
+    return page.render(
+        "accounts/sign_in.html",
+        SIGN_IN,
+        "sign_in",
+        values={},
+        next=after_sign_in(query.get("next"), page.lang),
+        signed_out=query.get("signed_out") == "1",
+    )
+
+
+async def sign_in(page: Page) -> Response:
+    form = await page.form("sign_in")
+    if isinstance(form, Response):
+        return form
+    again: dict[str, Any] = {
+        "values": {"email": form.get("email", "")},
+        "next": after_sign_in(form.get("next"), page.lang),
+        "signed_out": False,
+    }
+    errors = page.problems(form)
+    if errors:
+        return page.render("accounts/sign_in.html", SIGN_IN, "sign_in", status=422, errors=errors, **again)
+    personal = page.app.personal
+    try:
+        account, session_id = await page.app.accounts.sign_in(
+            form["email"],
+            form["password"],
+            personal.client_address(page.request),
+            replacing=personal.session_id(page.request),
+        )
+    except SignInFailed:
+        error = FormError("email", page.gettext(SIGN_IN_FAILED))
+        return page.render("accounts/sign_in.html", SIGN_IN, "sign_in", status=422, errors=[error], **again)
+    except TooManyAttempts as refusal:
+        seconds = refusal.retry_after or 60
+        return page.render(
+            "accounts/too_many.html",
+            N_("Too many attempts to sign in"),
+            "sign_in",
+            status=429,
+            retry_after=seconds,
+            minutes=max(1, (seconds + 59) // 60),
+        )
+    # A new session id, and a new CSRF token, at every sign-in.
+    personal.renew_csrf(page.request)
+    response = page.redirect(again["next"])
+    personal.set_session(response, page.request, session_id, str(account.id))
+    return response
+
+
+async def sign_out(page: Page) -> Response:
+    form = await page.form("home")
+    if isinstance(form, Response):
+        return form
+    personal = page.app.personal
+    session_id = personal.session_id(page.request)
+    if session_id is not None:
+        await page.app.accounts.sign_out(session_id)
+    personal.renew_csrf(page.request)
+    response = page.redirect(path("sign_in", page.lang) + "?signed_out=1")
+    personal.clear_session(response)
+    return response
+
+
+# Reset a forgotten password ---------------------------------------------------------------------
+
+FORGOT: Final = N_("Reset your password")
+RESET: Final = N_("Choose a new password")
+
+
+async def forgot_form(page: Page) -> Response:
+    return page.render("accounts/forgot.html", FORGOT, "forgot", values={})
+
+
+async def forgot(page: Page) -> Response:
+    form = await page.form("forgot")
+    if isinstance(form, Response):
+        return form
+    errors = page.problems(form, password=False)
+    if errors:
+        values = {"email": form.get("email", "")}
+        return page.render("accounts/forgot.html", FORGOT, "forgot", status=422, errors=errors, values=values)
+    await page.app.accounts.request_reset(form["email"], page.lang)
+    page.app.deliver_mail_soon()
+    return page.redirect(path("check_email", page.lang) + "?reset=1")
+
+
+async def reset_form(page: Page) -> Response:
+    token = page.request.query_params.get("token", "")
+    try:
+        await page.app.accounts.check_reset_token(token)
+    except LinkNotValid:
+        return page.link_not_valid("forgot")
+    return page.render("accounts/reset.html", RESET, "reset", token=token)
+
+
+async def reset(page: Page) -> Response:
+    form = await page.form("forgot")
+    if isinstance(form, Response):
+        return form
+    token = form.get("token", "")
+    errors = page.problems(form, email=False)
+    if errors:
+        return page.render("accounts/reset.html", RESET, "reset", status=422, errors=errors, token=token)
+    try:
+        await page.app.accounts.reset_password(token, form["password"])
+    except LinkNotValid:
+        return page.link_not_valid("forgot")
+    return page.render("accounts/password_changed.html", N_("Your password has been changed"), "sign_in")
+
+
+# The route table --------------------------------------------------------------------------------
+
+Handler = Callable[..., Awaitable[Response]]
+
+ROUTES: Final[tuple[tuple[str, str, Handler], ...]] = (
+    ("sign_up", "GET", sign_up_form),
+    ("sign_up", "POST", sign_up),
+    ("check_email", "GET", check_email),
+    ("verify", "GET", verify_form),
+    ("verify", "POST", verify),
+    ("resend", "POST", resend),
+    ("sign_in", "GET", sign_in_form),
+    ("sign_in", "POST", sign_in),
+    ("sign_out", "POST", sign_out),
+    ("forgot", "GET", forgot_form),
+    ("forgot", "POST", forgot),
+    ("reset", "GET", reset_form),
+    ("reset", "POST", reset),
+)
+
+
+def build_router() -> APIRouter:
+    """Every account page, each handler at its address in both languages."""
+    router = APIRouter(include_in_schema=False)
+    for name, method, handler in ROUTES:
+        for lang in LANGUAGES:
+            router.add_api_route(path(name, lang), handler, methods=[method])
+    return router

@@ -12,7 +12,6 @@ import asyncio
 import datetime as dt
 import re
 import uuid
-from dataclasses import dataclass
 from typing import Final, Protocol
 
 from argon2 import PasswordHasher
@@ -21,9 +20,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from haven.accounts.models import Account, EmailToken, Throttle, WebSession
-from haven.db import Database, utcnow
+from haven.db import Database
 from haven.mail.outbox import queue
 from haven.settings import Settings
+from haven.web.clock import Clock
 from haven.web.errors import DomainError
 from haven.web.security import new_token, token_hash
 
@@ -68,11 +68,17 @@ class LinkNotValid(DomainError):
     code = "link_not_valid"
 
 
-@dataclass(frozen=True)
 class Passwords:
-    """argon2id, run in a thread: a hash costs tens of milliseconds of CPU the event loop must not wait on."""
+    """argon2id, run in a thread: a hash costs tens of milliseconds of CPU the event loop must not wait on.
 
-    hasher: PasswordHasher
+    A sign-in for an address with no account verifies against a decoy hash, so it costs one verify,
+    as a known address does: the answer takes as long either way. ``prepare`` makes the decoy once,
+    in a thread, and start-up awaits it before serving.
+    """
+
+    def __init__(self, hasher: PasswordHasher) -> None:
+        self.hasher = hasher
+        self._decoy: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Passwords:
@@ -84,25 +90,25 @@ class Passwords:
             )
         )
 
+    async def prepare(self) -> None:
+        """Hash the decoy (a random secret nobody knows), off the event loop; once is enough."""
+        if self._decoy is None:
+            self._decoy = await asyncio.to_thread(self.hasher.hash, new_token())
+
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self.hasher.hash, password)
 
     async def verify(self, stored: str | None, password: str) -> bool:
-        # With no account, verify against a throwaway hash anyway: the answer takes as long
-        # whether or not the address has an account.
         target = stored or self._decoy
+        if target is None:
+            # Fail closed: hashing the decoy here, on the loop, is the stall and the timing
+            # difference the decoy is there to prevent.
+            raise RuntimeError("Passwords.prepare() was not awaited before a sign-in")
         try:
             ok = await asyncio.to_thread(self.hasher.verify, target, password)
         except (VerificationError, InvalidHashError):
             return False
         return bool(ok) and stored is not None
-
-    @property
-    def _decoy(self) -> str:
-        return _DECOYS.setdefault(id(self.hasher), self.hasher.hash(new_token()))
-
-
-_DECOYS: dict[int, str] = {}
 
 
 def normalise_email(email: str) -> str:
@@ -127,9 +133,10 @@ def password_problem(password: str) -> str | None:
     return None
 
 
-async def _issue_token(session: AsyncSession, account: Account, purpose: str, lifetime: dt.timedelta) -> str:
+async def _issue_token(
+    session: AsyncSession, account: Account, purpose: str, now: dt.datetime, lifetime: dt.timedelta
+) -> str:
     token = new_token()
-    now = utcnow()
     session.add(
         EmailToken(
             token_hash=token_hash(token),
@@ -143,10 +150,13 @@ async def _issue_token(session: AsyncSession, account: Account, purpose: str, li
 
 
 class Accounts:
-    def __init__(self, database: Database, passwords: Passwords, letters: MailWriter) -> None:
+    """The accounts on one database; every moment they record or compare comes from ``clock``."""
+
+    def __init__(self, database: Database, passwords: Passwords, letters: MailWriter, clock: Clock) -> None:
         self.database = database
         self.passwords = passwords
         self.letters = letters
+        self.clock = clock
 
     async def sign_up(self, email: str, password: str, lang: str) -> None:
         email = normalise_email(email)
@@ -157,7 +167,7 @@ class Accounts:
                 subject, body = self.letters.already_registered(existing.language)
                 queue(session, email, subject, body)
                 return
-            now = utcnow()
+            now = self.clock.now()
             account = Account(
                 id=uuid.uuid4(),
                 email=email,
@@ -168,7 +178,7 @@ class Accounts:
             )
             session.add(account)
             await session.flush()
-            token = await _issue_token(session, account, "verify", VERIFY_FOR)
+            token = await _issue_token(session, account, "verify", now, VERIFY_FOR)
             subject, body = self.letters.verify(lang, token)
             queue(session, email, subject, body)
 
@@ -177,7 +187,7 @@ class Accounts:
             account = await session.get(Account, account_id)
             if account is None or account.email_verified_at is not None:
                 return
-            token = await _issue_token(session, account, "verify", VERIFY_FOR)
+            token = await _issue_token(session, account, "verify", self.clock.now(), VERIFY_FOR)
             subject, body = self.letters.verify(account.language, token)
             queue(session, account.email, subject, body)
 
@@ -186,13 +196,16 @@ class Accounts:
             record = await self._usable_token(session, token, "verify")
             account = await session.get(Account, record.account_id)
             assert account is not None  # tokens go with their account (ON DELETE CASCADE)
-            record.used_at = utcnow()
+            record.used_at = self.clock.now()
             if account.email_verified_at is None:
                 account.email_verified_at = record.used_at
             return account
 
-    async def sign_in(self, email: str, password: str, address: str) -> tuple[Account, str]:
-        """The account and a new session id (a new one at every sign-in: no session fixation)."""
+    async def sign_in(
+        self, email: str, password: str, address: str, *, replacing: str | None = None
+    ) -> tuple[Account, str]:
+        """The account and a new session id (a new one at every sign-in: no session fixation).
+        ``replacing``, the session id the browser held before, ends with the sign-in."""
         email = normalise_email(email)
         keys = (f"account:{email}", f"address:{address}")
         async with self.database.transaction() as session:
@@ -206,18 +219,20 @@ class Accounts:
             raise SignInFailed  # after the commit: the failure must be counted
         async with self.database.transaction() as session:
             await session.execute(delete(Throttle).where(Throttle.key == keys[0]))
+            if replacing is not None:
+                await session.execute(delete(WebSession).where(WebSession.id_hash == token_hash(replacing)))
             session_id = await self._new_session(session, account.id)
         return account, session_id
 
     async def _check_throttles(self, session: AsyncSession, keys: tuple[str, ...]) -> None:
-        now = utcnow()
+        now = self.clock.now()
         rows = (await session.scalars(select(Throttle).where(Throttle.key.in_(keys)))).all()
         waits = [row.blocked_until - now for row in rows if row.blocked_until and row.blocked_until > now]
         if waits:
             raise TooManyAttempts(int(max(waits).total_seconds()) + 1)
 
     async def _record_failure(self, session: AsyncSession, key: str, allowance: int) -> None:
-        now = utcnow()
+        now = self.clock.now()
         row = await session.get(Throttle, key, with_for_update=True)
         if row is None or now - row.window_start > WINDOW:
             if row is None:
@@ -231,7 +246,7 @@ class Accounts:
 
     async def _new_session(self, session: AsyncSession, account_id: uuid.UUID) -> str:
         session_id = new_token()
-        now = utcnow()
+        now = self.clock.now()
         session.add(
             WebSession(
                 id_hash=token_hash(session_id),
@@ -245,7 +260,7 @@ class Accounts:
 
     async def account_for_session(self, session_id: str) -> Account | None:
         """The signed-in account, or None for an unknown, idle or expired session."""
-        now = utcnow()
+        now = self.clock.now()
         async with self.database.transaction() as session:
             found = (
                 await session.execute(
@@ -273,7 +288,7 @@ class Accounts:
             account = await session.scalar(select(Account).where(Account.email == normalise_email(email)))
             if account is None:
                 return  # the page says the same either way
-            token = await _issue_token(session, account, "reset", RESET_FOR)
+            token = await _issue_token(session, account, "reset", self.clock.now(), RESET_FOR)
             subject, body = self.letters.reset(account.language, token)
             queue(session, account.email, subject, body)
 
@@ -287,7 +302,7 @@ class Accounts:
             record = await self._usable_token(session, token, "reset")
             account = await session.get(Account, record.account_id)
             assert account is not None
-            now = utcnow()
+            now = self.clock.now()
             record.used_at = now
             account.password_hash = password_hash
             account.password_changed_at = now
@@ -302,7 +317,7 @@ class Accounts:
             record is None
             or record.purpose != purpose
             or record.used_at is not None
-            or record.expires_at <= utcnow()
+            or record.expires_at <= self.clock.now()
         ):
             raise LinkNotValid
         return record
