@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 AXE_VERSION := 4.11.0
 
 .DEFAULT_GOAL := help
-.PHONY: help serve test lint format bench i18n export clean
+.PHONY: help serve test lint format bench i18n export docs clean
 
 help: ## List the commands
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ i18n: $(BIN)/.dev ## Extract UI strings and update the French catalog
 
 export: $(BIN)/.runtime ## Write the static site to var/site
 	$(BIN)/haven export-static var/site
+
+docs: $(BIN)/.runtime ## Regenerate the README's settings table from haven/settings.py
+	$(BIN)/python -m haven.settings_doc README.md
 
 clean: ## Remove the virtualenv and caches (keeps var/, which holds your data)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -5,13 +5,27 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from haven import settings as settings_module
 
+Handler = Callable[[argparse.Namespace], int]
+
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    # Each handler loads the settings it needs (`settings` needs none, so it answers whatever the
+    # environment holds); a refusal anywhere is reported the same way, as a message and not a traceback.
+    try:
+        return handler(args)
+    except settings_module.SettingsError as error:
+        print(f"haven: cannot start: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="haven", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -19,20 +33,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", help="Overrides HAVEN_HOST.")
     serve.add_argument("--port", type=int, help="Overrides HAVEN_PORT.")
     serve.add_argument("--workers", type=int, help="Overrides HAVEN_WORKERS.")
+    serve.set_defaults(handler=handle_serve)
 
     export = commands.add_parser("export-static", help="Write the public site as files for nginx or a CDN.")
     export.add_argument("directory", type=Path, help="Folder to write (created if missing).")
+    export.set_defaults(handler=handle_export_static)
 
-    commands.add_parser("migrate", help="Create or upgrade the database schema.")
+    commands.add_parser("migrate", help="Create or upgrade the database schema.").set_defaults(
+        handler=handle_migrate
+    )
     commands.add_parser(
         "check", help="Build the whole site once and report any content or template error, then exit."
-    )
-    commands.add_parser("settings", help="List every HAVEN_* setting with its help.")
+    ).set_defaults(handler=handle_check)
+
+    listing = commands.add_parser("settings", help="List every HAVEN_* setting with its help.")
+    listing.add_argument("--markdown", action="store_true", help="Print the README's settings table.")
+    listing.set_defaults(handler=handle_settings)
 
     room = commands.add_parser("room", help="Read or steer the waiting room of a running Haven.")
     room.add_argument(
         "--url", help="Haven's address (default: HAVEN_PUBLIC_URL, or http://HAVEN_HOST:HAVEN_PORT)."
     )
+    room.set_defaults(handler=handle_room)
     actions = room.add_subparsers(dest="action", required=True)
     actions.add_parser("status", help="The room's counters, mode and this worker's controller.")
     actions.add_parser("pause", help="Let nobody more in from the queue.")
@@ -55,75 +77,75 @@ def main(argv: Sequence[str] | None = None) -> int:
     from haven.surge.command import add_arguments
 
     add_arguments(surge)
+    surge.set_defaults(handler=handle_surge)
+    return parser
 
-    bench = commands.add_parser("bench", help="Run one of Haven's own experiments on this machine.")
-    experiments = bench.add_subparsers(dest="experiment", required=True)
-    from haven.surge import overload
 
-    overload.add_arguments(
-        experiments.add_parser("overload", help="The shield on and off, from 0.5x to 50x capacity.")
-    )
+def handle_settings(args: argparse.Namespace) -> int:
+    # Reads no setting, so it answers even when the environment is wrong: the error sends people here.
+    from haven import settings_doc
 
-    args = parser.parse_args(argv)
-    if args.command == "settings":
-        for name, default, text in settings_module.describe():
-            print(f"{name} (default: {default or 'see help'})\n    {text}")
-        return 0
-    try:
-        settings = settings_module.load()
-    except settings_module.SettingsError as error:
-        print(f"haven: cannot start: {error}", file=sys.stderr)
-        return 2
-    if args.command == "bench":
-        from haven.surge.overload import write_results
+    print(settings_doc.markdown_table() if args.markdown else settings_doc.listing(), end="")
+    return 0
 
-        return write_results(args)
-    if args.command == "surge":
-        from haven.surge.command import surge_command
 
-        return surge_command(settings, args)
-    if args.command == "room":
-        from haven.shield.command import room_command
+def handle_serve(args: argparse.Namespace) -> int:
+    overrides = {
+        key: value
+        for key, value in (("host", args.host), ("port", args.port), ("workers", args.workers))
+        if value is not None
+    }
+    return serve_forever(settings_module.load().with_(**overrides))
 
-        return room_command(settings, args)
-    if args.command == "serve":
-        overrides = {
-            key: value
-            for key, value in (("host", args.host), ("port", args.port), ("workers", args.workers))
-            if value is not None
-        }
-        return serve_forever(settings.with_(**overrides))
-    if args.command == "export-static":
-        from haven.content.export import export_static
 
-        count = export_static(settings, args.directory)
-        print(f"haven: wrote {count} files to {args.directory}")
-        return 0
-    if args.command == "check":
-        import asyncio
+def handle_export_static(args: argparse.Namespace) -> int:
+    settings = settings_module.load()
+    from haven.content.export import export_static
 
-        from haven.app import create_app
-        from haven.db import schema_status
+    count = export_static(settings, args.directory)
+    print(f"haven: wrote {count} files to {args.directory}")
+    return 0
 
-        create_app(settings)
-        schema = asyncio.run(schema_status(settings))
-        if schema == "behind":
-            print(
-                "haven: cannot start: the database schema is not current; run `haven migrate`",
-                file=sys.stderr,
-            )
-            return 1
-        if schema == "unreachable":
-            print(
-                "haven: warning: the database does not answer; public pages will be served, accounts will not"
-            )
-        print("haven: settings, content and templates are fine")
-        return 0
-    from haven.db import migrate  # the one command left: argparse refused any other
+
+def handle_migrate(args: argparse.Namespace) -> int:
+    settings = settings_module.load()
+    from haven.db import migrate
 
     migrate(settings)
     print("haven: database is up to date")
     return 0
+
+
+def handle_check(args: argparse.Namespace) -> int:
+    settings = settings_module.load()
+    import asyncio
+
+    from haven.app import create_app
+    from haven.db import schema_status
+
+    create_app(settings)
+    schema = asyncio.run(schema_status(settings))
+    if schema == "behind":
+        print("haven: cannot start: the database schema is not current; run `haven migrate`", file=sys.stderr)
+        return 1
+    if schema == "unreachable":
+        print("haven: warning: the database does not answer; public pages will be served, accounts will not")
+    print("haven: settings, content and templates are fine")
+    return 0
+
+
+def handle_room(args: argparse.Namespace) -> int:
+    settings = settings_module.load()
+    from haven.shield.command import room_command
+
+    return room_command(settings, args)
+
+
+def handle_surge(args: argparse.Namespace) -> int:
+    settings = settings_module.load()
+    from haven.surge.command import surge_command
+
+    return surge_command(settings, args)
 
 
 def serve_forever(settings: settings_module.Settings) -> int:

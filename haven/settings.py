@@ -1,7 +1,7 @@
 """Haven's settings: one typed value per ``HAVEN_*`` environment variable, checked at start-up.
 
-Every setting has a help string; ``tests/test_settings.py`` fails when one is missing from the README.
-A bad value stops start-up with a message naming the variable, never a traceback deep in a request.
+Every setting has a help string, which is also the README's settings table (``make docs``). A bad
+value, or a HAVEN_* name that is not a setting, stops start-up with a message naming the variable.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import difflib
 import ipaddress
 import os
 import re
@@ -16,21 +17,25 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 DATA_KEY_FILE = "data_key"
 ADMIN_TOKEN_FILE = "admin_token"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_KEY_LENGTH = 32
+PREFIX = "HAVEN_"
+# The test suite's own variables (HAVEN_TEST_POSTGRES, HAVEN_TEST_REDIS) reach the servers the tests
+# start; Haven never reads them, so they are exempt from the unknown-name check.
+TEST_PREFIX = "HAVEN_TEST_"
 
 
 class SettingsError(ValueError):
     """A setting has a value Haven cannot run with; the message names the variable."""
 
 
-def _setting(default: Any, help: str, *, env: str | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "env": env})
+def _setting(default: Any, help: str, *, shown: str | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "shown": shown})
 
 
 def _parse_host(raw: str) -> str:
@@ -169,32 +174,42 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 
 @dataclass(frozen=True)
 class Settings:
+    # Help is Markdown (`code`, **strong**): it is the README's settings table (``make docs``) and,
+    # without the marks, ``haven settings``. ``shown`` is the default as the table words it, where
+    # the value itself would mislead (an empty string that means "generated").
     host: str = _setting("127.0.0.1", "Address the server listens on.")
     port: int = _setting(8000, "Port the server listens on.")
     workers: int = _setting(
-        1, "Server worker processes. One per core is a good start; more need HAVEN_DATABASE_URL."
+        1,
+        "Server worker processes. One per core is a good start; more need `HAVEN_DATABASE_URL` and "
+        "`HAVEN_REDIS_URL` (one shared waiting room).",
     )
     connections: int = _setting(
         16384,
-        "Open connections each worker accepts. A waiting room keeps many browsers connected between "
-        "their checks; what they may ask at once is the shield's business, not this number's.",
+        "Open connections each worker accepts (Granian's backpressure). A waiting crowd keeps many idle "
+        "connections between checks; the shield, not this number, limits the work. Keep `ulimit -n` "
+        "above it.",
     )
     public_url: str = _setting(
         "",
-        "The portal's public address, used in the sitemap and canonical links. Defaults to http://HOST:PORT.",
+        "The portal's public address, used in the sitemap and canonical links.",
+        shown="`http://HOST:PORT`",
     )
     var_dir: Path = _setting(  # noqa: RUF009 - a Path is immutable, sharing it is safe
-        Path("var"), "Folder for local state: the SQLite database and the generated secret key."
+        Path("var"),
+        "Folder for local state: the SQLite database, the generated keys and admin token, and the "
+        "file mail backend's emails.",
     )
     database_url: str = _setting(
         "",
-        "Database address. Defaults to SQLite in HAVEN_VAR_DIR; set postgresql://user@host/db "
-        "for PostgreSQL.",
+        "Database address; `postgresql://user@host/db` for PostgreSQL.",
+        shown="SQLite in `HAVEN_VAR_DIR`",
     )
     secret_key: str = _setting(
         "",
-        "Key that signs cookies, at least 32 characters. When unset, one is generated once and kept "
-        "in HAVEN_VAR_DIR/secret_key.",
+        "Key that signs cookies, at least 32 characters. When unset, one is generated once and kept in "
+        "`HAVEN_VAR_DIR/secret_key` (never commit it; `var/` is ignored by git).",
+        shown="generated",
     )
     contact_email: str = _setting(
         "help@haven.invalid",
@@ -204,20 +219,25 @@ class Settings:
     data_key: str = _setting(
         "",
         "Key that encrypts passport numbers at rest: 32 bytes in URL-safe base64. When unset, one is "
-        "generated once and kept in HAVEN_VAR_DIR/data_key: back it up, or stored passport numbers are lost.",
+        "generated once and kept in `HAVEN_VAR_DIR/data_key`. **Back it up**: without it, stored "
+        "passport numbers cannot be read.",
+        shown="generated",
     )
     mail_backend: str = _setting(
-        "file", "Where account emails go: file (one .eml file each, in HAVEN_MAIL_DIR) or console (the log)."
+        "file",
+        "Where account emails (verification, password reset) go: `file` (one `.eml` file each, in "
+        "`HAVEN_MAIL_DIR`) or `console` (the log). Emails wait in an outbox table until delivered.",
     )
     mail_dir: Path | None = _setting(  # noqa: RUF009 - None and a Path are immutable, sharing is safe
-        None, "Folder for the file mail backend (default: HAVEN_VAR_DIR/mail)."
+        None, "Folder for the file mail backend (default: `HAVEN_VAR_DIR/mail`)."
     )
     argon2_time_cost: int = _setting(3, "Argon2id passes per password hash.")
     argon2_memory_kib: int = _setting(65536, "Argon2id memory per password hash, in KiB.")
     behind_proxy: bool = _setting(
         False,
-        "Set to true behind nginx or a load balancer: the client address is then read from "
-        "X-Forwarded-For (for sign-in limits), and Secure cookies follow X-Forwarded-Proto.",
+        "Set to `true` behind nginx or a load balancer: the client address is then read from "
+        "`X-Forwarded-For` (for the sign-in and rate limits) and cookies get `Secure` when "
+        "`X-Forwarded-Proto` is `https`.",
     )
 
     shield: bool = _setting(
@@ -227,19 +247,20 @@ class Settings:
     )
     redis_url: str = _setting(
         "",
-        "Redis address (redis://host:6379/0) for a waiting room shared by every worker and host. "
-        "Unset: the room lives in memory, in one process (then HAVEN_WORKERS must be 1).",
+        "Redis address (`redis://host:6379/0`) for a waiting room shared by every worker and host. "
+        "Unset: the room lives in memory, in one process (then `HAVEN_WORKERS` must be 1).",
     )
     room: str = _setting("main", "Name of the waiting room (several Havens can share one Redis).")
     shield_old_keys: tuple[str, ...] = _setting(
         (),
         "Previous secret keys, comma-separated, still accepted for queue tickets and passes while "
-        "keys rotate (new ones are signed with HAVEN_SECRET_KEY).",
+        "keys rotate (new ones are signed with `HAVEN_SECRET_KEY`).",
     )
     admin_token: str = _setting(
         "",
-        "Bearer token of the operators' API (/admin/api/room) and `haven room`. When unset, one is "
-        "generated once and kept in HAVEN_VAR_DIR/admin_token.",
+        "Bearer token of the operators' API (`/admin/api/room`) and `haven room`. When unset, one is "
+        "generated once and kept in `HAVEN_VAR_DIR/admin_token`.",
+        shown="generated",
     )
     pass_minutes: int = _setting(
         30, "Minutes a visitor let in stays in without activity (each request renews it)."
@@ -263,7 +284,7 @@ class Settings:
     join_work: int = _setting(
         0,
         "Proof-of-work to join the queue, in bits (0: off; 16 costs a browser about a second). "
-        "Needs JavaScript and HTTPS; see the README before turning it on.",
+        'Needs JavaScript and HTTPS; read "The shield" in the README before turning it on.',
     )
 
     @property
@@ -282,21 +303,61 @@ class Settings:
 
 
 def env_name(name: str) -> str:
-    return "HAVEN_" + name.upper()
+    return PREFIX + name.upper()
 
 
-def describe() -> list[tuple[str, str, str]]:
-    """(variable, default, help) for every setting, in declaration order."""
-    rows = []
-    for f in dataclasses.fields(Settings):
-        default = f.default if f.default not in ("", None) else ""
-        rows.append((env_name(f.name), str(default), f.metadata["help"]))
-    return rows
+class SettingHelp(NamedTuple):
+    """One setting as the README and ``haven settings`` describe it; both texts are Markdown."""
+
+    variable: str
+    default: str  # empty when there is none
+    help: str
+
+
+def describe() -> list[SettingHelp]:
+    """Every setting, in declaration order."""
+    return [
+        SettingHelp(env_name(f.name), _shown_default(f), f.metadata["help"])
+        for f in dataclasses.fields(Settings)
+    ]
+
+
+def _shown_default(f: dataclasses.Field[Any]) -> str:
+    if f.metadata["shown"] is not None:
+        return str(f.metadata["shown"])
+    if f.default in ("", None, ()):
+        return ""
+    if isinstance(f.default, bool):
+        return "`true`" if f.default else "`false`"
+    return f"`{f.default}`"
+
+
+def _refuse_unknown_names(env: Mapping[str, str]) -> None:
+    """A misspelt name (HAVEN_REDIS_ULR) would otherwise be ignored in silence, and Haven would run
+    with the default it was meant to replace: refuse every HAVEN_* name that is not a setting."""
+    known = [env_name(f.name) for f in dataclasses.fields(Settings)]
+    problems = []
+    for name in sorted(env):
+        upper = name.upper()
+        if not upper.startswith(PREFIX) or upper.startswith(TEST_PREFIX) or name in known:
+            continue
+        # Compared without the prefix every name shares, which would make anything look close.
+        closest = difflib.get_close_matches(
+            upper.removeprefix(PREFIX), [k.removeprefix(PREFIX) for k in known], n=1
+        )
+        problems.append(
+            f"{name} is not a Haven setting; did you mean {PREFIX}{closest[0]}?"
+            if closest
+            else f"{name} is not a Haven setting."
+        )
+    if problems:
+        raise SettingsError(" ".join([*problems, "`haven settings` lists them all."]))
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment, with the secret key and database defaults filled in."""
     env = os.environ if environ is None else environ
+    _refuse_unknown_names(env)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
         raw = env.get(env_name(f.name))

@@ -1,15 +1,13 @@
 from __future__ import annotations
 
 import base64
-import re
 import stat
 from pathlib import Path
 
 import pytest
 
-from haven import settings as settings_module
-from haven.cli import main
-from haven.settings import SettingsError, load
+from haven import settings_doc
+from haven.settings import SettingsError, describe, load
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -21,13 +19,82 @@ def test_defaults_listen_on_localhost_port_8000_with_sqlite_in_var(tmp_path: Pat
     assert settings.base_url == "http://127.0.0.1:8000"
 
 
-def test_every_setting_has_help_and_is_documented_in_the_readme() -> None:
-    readme = README.read_text()
-    documented = set(re.findall(r"^\| `(HAVEN_[A-Z0-9_]+)` \|", readme, flags=re.MULTILINE))
-    described = {name for name, _default, _help in settings_module.describe()}
-    for name, _default, text in settings_module.describe():
-        assert len(text) > 10, f"{name} needs a help string"
-    assert described == documented, "README's settings table and haven/settings.py disagree"
+def test_every_setting_has_a_help_string() -> None:
+    for row in describe():
+        assert len(row.help) > 10, f"{row.variable} needs a help string"
+
+
+def test_the_readme_settings_table_is_the_one_generated_from_settings_py() -> None:
+    assert settings_doc.between_markers(README.read_text()) == settings_doc.markdown_table(), (
+        "README.md's settings table differs from haven/settings.py: run `make docs`"
+    )
+
+
+def test_the_table_has_one_row_per_setting_with_its_default() -> None:
+    rows = settings_doc.markdown_table().splitlines()[2:]
+    assert [row.split(" | ")[0] for row in rows] == [f"| `{row.variable}`" for row in describe()]
+    assert "| `HAVEN_PORT` | `8000` | Port the server listens on. |" in rows
+    assert "| `HAVEN_SHIELD` | `true` |" in "\n".join(rows)
+    assert "| `HAVEN_REDIS_URL` |  |" in "\n".join(rows), "no default is an empty cell"
+
+
+def test_make_docs_rewrites_only_the_table(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    start, end = settings_doc.START, settings_doc.END
+    readme.write_text(f"# Haven\n\nIntro.\n\n{start}\n| stale | table |\n{end}\n\nAfter.\n")
+    assert settings_doc.main([str(readme)]) == 0
+    table = settings_doc.markdown_table()
+    assert readme.read_text() == f"# Haven\n\nIntro.\n\n{start}\n{table}{end}\n\nAfter.\n"
+    assert settings_doc.main([str(readme), "--check"]) == 0, "a second run finds nothing to change"
+
+
+def test_make_docs_check_fails_on_a_stale_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{settings_doc.START}\n| stale |\n{settings_doc.END}\n")
+    assert settings_doc.main([str(readme), "--check"]) == 1
+    assert "run `make docs`" in capsys.readouterr().err
+    assert "stale" in readme.read_text(), "--check writes nothing"
+
+
+def test_make_docs_refuses_a_readme_without_the_markers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# Haven\n")
+    assert settings_doc.main([str(readme)]) == 2
+    assert settings_doc.START in capsys.readouterr().err
+    assert readme.read_text() == "# Haven\n"
+
+
+def test_an_unknown_haven_variable_stops_startup_naming_the_closest_setting(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as error:
+        load({"HAVEN_VAR_DIR": str(tmp_path), "HAVEN_REDIS_ULR": "redis://127.0.0.1:6379/0"})
+    assert str(error.value).startswith(
+        "HAVEN_REDIS_ULR is not a Haven setting; did you mean HAVEN_REDIS_URL?"
+    )
+    assert "`haven settings`" in str(error.value)
+    assert not (tmp_path / "secret_key").exists(), "refused before anything is written"
+
+
+def test_every_unknown_variable_is_named_even_without_a_close_setting(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as error:
+        load({"HAVEN_VAR_DIR": str(tmp_path), "HAVEN_BANANA": "1", "haven_port": "8080"})
+    message = str(error.value)
+    assert "HAVEN_BANANA is not a Haven setting." in message
+    assert "haven_port is not a Haven setting; did you mean HAVEN_PORT?" in message
+
+
+def test_test_only_and_unrelated_variables_are_left_alone(tmp_path: Path) -> None:
+    settings = load(
+        {
+            "HAVEN_VAR_DIR": str(tmp_path),
+            "HAVEN_TEST_REDIS": "redis://127.0.0.1:6379/15",
+            "HAVEN_TEST_POSTGRES": "postgresql://postgres@127.0.0.1/postgres",
+            "HAVENLY": "1",
+            "PATH": "/usr/bin",
+        }
+    )
+    assert settings.redis_url == ""
 
 
 @pytest.mark.parametrize(
@@ -108,38 +175,3 @@ def test_a_damaged_key_file_stops_startup_instead_of_being_replaced(tmp_path: Pa
     with pytest.raises(SettingsError, match="secret key that must be at least 32"):
         load({"HAVEN_VAR_DIR": str(tmp_path)})
     assert (tmp_path / "secret_key").read_text() == "abc\n"
-
-
-def test_the_command_reports_a_bad_setting_and_exits_2(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("HAVEN_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("HAVEN_PORT", "eighty")
-    assert main(["export-static", str(tmp_path / "site")]) == 2
-    assert "HAVEN_PORT='eighty'" in capsys.readouterr().err
-
-
-def test_check_builds_the_whole_site_and_says_so(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("HAVEN_VAR_DIR", str(tmp_path))
-    assert main(["migrate"]) == 0
-    assert main(["check"]) == 0
-    assert "content and templates are fine" in capsys.readouterr().out
-
-
-def test_check_refuses_a_database_that_is_not_migrated(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("HAVEN_VAR_DIR", str(tmp_path))
-    assert main(["check"]) == 1
-    assert "run `haven migrate`" in capsys.readouterr().err
-
-
-def test_check_serves_public_pages_when_the_database_does_not_answer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("HAVEN_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("HAVEN_DATABASE_URL", f"sqlite:///{tmp_path}/no/such/folder/x.db")
-    assert main(["check"]) == 0
-    assert "public pages will be served" in capsys.readouterr().out
