@@ -18,7 +18,7 @@ $(BIN)/.runtime: pyproject.toml
 	@touch $@
 
 $(BIN)/.dev: pyproject.toml $(BIN)/.runtime
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,surge]'
 	@touch $@
 
 $(VENV)/npm/node_modules/axe-core/axe.min.js:

@@ -39,11 +39,11 @@ from urllib.parse import urlencode
 import asyncpg
 from sqlalchemy import func, select
 
+from bench.servers import pinned
 from haven import settings as settings_module
 from haven.accounts.service import Passwords
 from haven.db import Database, create_engine, migrate
 from haven.profiles.models import Profile
-from haven.surge.servers import pinned
 from haven.web.personal import CSRF_COOKIE
 from haven.web.security import new_token, sign
 from tests.databases import TEST_DATA_KEY, PrivatePostgres, execute

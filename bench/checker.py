@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.content import cpu_seconds, wrk
+from bench.servers import pinned
 from haven.checker.schemas import CRS_EXAMPLE
 from haven.rules import crs
 from haven.rules.common import ABILITIES, Education, Language, LanguageLevels
-from haven.surge.servers import pinned
 from tests.server import start_server
 
 RESULTS = Path(__file__).resolve().parent / "results" / "checker.json"

@@ -33,8 +33,8 @@ from typing import Any
 
 import redis
 
+from bench.servers import private_redis
 from haven.shield.store.redis import RedisStore
-from haven.surge.servers import private_redis
 
 RESULTS = Path(__file__).resolve().parent / "results" / "room_memory.json"
 TARGET_BYTES_PER_MILLION = 200_000_000  # "under 200 MB": decimal megabytes, the stricter reading

@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from bench.content import PAGE, wrk
-from haven.surge.servers import pinned, private_redis
+from bench.servers import pinned, private_redis
 from tests.server import RunningServer, start_server
 
 RESULTS = Path(__file__).resolve().parent / "results" / "shield.json"

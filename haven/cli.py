@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     surge = commands.add_parser(
         "surge", help="Replay a crowd (election night by default) against a running Haven."
     )
-    from haven.surge.command import add_arguments
+    from haven.surge.arguments import add_arguments
 
     add_arguments(surge)
     surge.set_defaults(handler=handle_surge)
@@ -143,6 +143,15 @@ def handle_room(args: argparse.Namespace) -> int:
 
 def handle_surge(args: argparse.Namespace) -> int:
     settings = settings_module.load()
+    from haven.surge.arguments import missing_extra
+
+    missing = missing_extra()
+    if missing:
+        print(
+            f"haven surge needs the surge extra ({', '.join(missing)} missing): pip install 'haven[surge]'",
+            file=sys.stderr,
+        )
+        return 2
     from haven.surge.command import surge_command
 
     return surge_command(settings, args)

@@ -18,6 +18,29 @@ from tests.server import RunningServer, start_server
 from tests.visitor import Visitor, started
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+REPO_VAR = Path(__file__).resolve().parent.parent / "var"
+
+
+def var_listing(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``folder`` with its size and modification time."""
+    if not folder.exists():
+        return {}
+    return {
+        str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def repository_var_is_left_alone() -> Iterator[None]:
+    """The repository's own var/ is the developer's data (``make serve``): a test that writes there
+    fails the run, whatever it wrote."""
+    before = var_listing(REPO_VAR)
+    yield
+    after = var_listing(REPO_VAR)
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    assert not changed, f"tests wrote into the repository's var/: {changed}"
 
 
 def make_settings(var_dir: Path, **env: str) -> settings_module.Settings:

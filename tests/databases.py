@@ -195,10 +195,16 @@ def postgres_database(admin_url: str) -> Iterator[str]:
     asyncio.run(execute(admin_url, f'CREATE DATABASE "{name}"'))
     url = admin_url.rsplit("/", 1)[0] + "/" + name
     try:
-        settings = settings_module.load(
-            {"HAVEN_DATABASE_URL": url, "HAVEN_SECRET_KEY": "x" * 40, "HAVEN_DATA_KEY": TEST_DATA_KEY}
-        )
-        migrate(settings)
+        with tempfile.TemporaryDirectory(prefix="haven-migrate-") as var_dir:  # nothing in the repo's var/
+            settings = settings_module.load(
+                {
+                    "HAVEN_VAR_DIR": var_dir,
+                    "HAVEN_DATABASE_URL": url,
+                    "HAVEN_SECRET_KEY": "x" * 40,
+                    "HAVEN_DATA_KEY": TEST_DATA_KEY,
+                }
+            )
+            migrate(settings)
         yield settings.database_url
     finally:
         asyncio.run(execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -1,7 +1,7 @@
 """Start a real Haven server process for tests that need real sockets (and stop it afterwards): the
 launcher the overload benchmark uses too."""
 
-from haven.surge.servers import (
+from bench.servers import (
     RunningServer,
     free_port,
     kill,

@@ -3,7 +3,10 @@ response that breaks the schema."""
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,10 @@ from haven.app import create_app
 from haven.web.clock import FixedClock
 from tests.conftest import make_settings
 
-VAR = Path(__file__).resolve().parent.parent.parent / "var" / "schemathesis"
+# The app is built when this module is collected (schemathesis reads its schema then): its folder is
+# a temporary one, removed when the run ends, never the repository's var/.
+VAR = Path(tempfile.mkdtemp(prefix="haven-schema-"))
+atexit.register(shutil.rmtree, VAR, ignore_errors=True)
 # One client sends hundreds of requests here: lift the per-client limit (tested in tests/shield), but
 # keep 429 and 503 documented, since a real client meets them.
 app = create_app(

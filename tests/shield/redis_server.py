@@ -17,8 +17,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench.servers import answers_ping
 from haven.shield.store.redis import RedisStore
-from haven.surge.servers import answers_ping
 from tests.server import free_port
 
 STARTUP_TIMEOUT = 10.0

@@ -1,7 +1,7 @@
 """The shield against a deliberately slow application, with a crowd arriving in real time: with it,
 every request is answered, served or turned away with 503 + Retry-After, and the room queues the
 newcomers once the origin is full; without it, nothing is turned away. These tests check what
-happens, not how fast: latencies and throughput are measured by ``haven bench overload``."""
+happens, not how fast: latencies and throughput are measured by ``bench/overload.py``."""
 
 from __future__ import annotations
 
@@ -119,6 +119,6 @@ async def test_without_the_shield_nothing_is_turned_away(app: Haven, tmp_path: P
     haven = gated(app, tmp_path / "var", behind=SlowApp(), HAVEN_SHIELD="false")
     outcomes = await crowd(haven)
     # Everyone waits inside the application for as long as it takes: that wait is what the
-    # shield bounds (``haven bench overload`` measures how it grows).
+    # shield bounds (``bench/overload.py`` measures how it grows).
     assert all(o.answered and o.status == 200 for o in outcomes)
     assert not any(b"retry-after" in o.headers for o in outcomes)
