@@ -44,7 +44,7 @@ from haven import settings as settings_module
 from haven.accounts.service import Passwords
 from haven.db import Database, create_engine, migrate
 from haven.profiles.models import Profile
-from haven.web.personal import CSRF_COOKIE
+from haven.web.cookies import CSRF_COOKIE
 from haven.web.security import new_token, sign
 from tests.databases import TEST_DATA_KEY, PrivatePostgres, execute
 from tests.profiles.crowd import PASSWORD, Submitter, prepare

@@ -1,5 +1,5 @@
 """The checker's speed: CRS scores per second in-process on one core, and ``/api/v1/crs`` requests per
-second through the whole stack (Granian, the gate, FastAPI, pydantic, the rules), beside a CRS result
+second through the whole stack (Granian, the shield, FastAPI, pydantic, the rules), beside a CRS result
 page answered from the query-page cache. Writes ``bench/results/checker.json``.
 
 In-process: 2,000 varied, valid profiles (fixed seed), scored round after round for at least two

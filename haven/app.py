@@ -1,100 +1,106 @@
-"""``create_app(settings)``: the one place that wires Haven's features together.
+"""``create_app(settings)``: the one place that wires Haven's features together, and ``compose``, the
+one place the front is stacked.
 
-Requests meet ``Haven`` first, a raw ASGI callable that answers everything rendered at start-up (content
-pages, assets, sitemap) and the operations endpoints from memory, and hands the rest to the FastAPI app.
-Reading Haven therefore never reaches the framework, the templates or the database.
+Requests meet ``Haven`` first. Under Granian (RSGI) a finished page goes out in one call straight from
+memory; everything else, and every request under ASGI, goes down the stack of middlewares that
+``compose`` builds, outermost first:
+
+    Metrics → FinishedPages → OpsEndpoints → TargetLimit → WaitingRoom → Admission → ProblemPage → FastAPI
+
+Reading Haven therefore never reaches the shield, the framework, the templates or the database. The
+README's "How it is built" draws the same stack.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from time import perf_counter
-from typing import Any, Final
 
 from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from haven import settings as settings_module
 from haven.accounts import routes as accounts_routes
+from haven.accounts.paths import password_paths
 from haven.checker import api as checker_api
 from haven.checker import routes as checker_routes
 from haven.content.site import Site, build_site
-from haven.ops.health import ops_handlers
-from haven.ops.metrics import RequestMetrics
+from haven.ops.health import OpsEndpoints, Readiness
+from haven.ops.metrics import Metrics, RequestMetrics
 from haven.profiles import routes as profiles_routes
 from haven.services import Services
-from haven.shield.gate import Shield
+from haven.shield.admission import Admission
+from haven.shield.core import Shield
 from haven.shield.metrics import ShieldExporter
-from haven.shield.pages import STATUS_PATH, WAITING_PATHS
 from haven.shield.store import open_store
+from haven.shield.waiting import WaitingRoom
 from haven.web import apidocs
-from haven.web.asgi import ASGIApp, Message, Receive, Scope, Send
+from haven.web.asgi import ASGIApp, Receive, Scope, Send
 from haven.web.clock import Clock, SystemClock
 from haven.web.errors import ErrorPages, install_error_handlers
-from haven.web.pagecache import send_plain
+from haven.web.layers import MAX_TARGET_BYTES, FinishedPages, ProblemPage, TargetLimit
+from haven.web.pagecache import CachedResponse
 from haven.web.personal import Personal
 from haven.web.querypages import QueryPages
-from haven.web.rsgi import call_asgi
-
-# Longer request targets are refused before any routing: no page of ours is near this long, and
-# routing or logging a megabyte of path is work an attacker should not get for free.
-MAX_TARGET_BYTES: Final = 2048
-logger = logging.getLogger("haven")
+from haven.web.rsgi import RSGILoop, RSGIProtocol, RSGIScope, call_asgi
 
 
 class Haven:
-    """The ASGI application a server runs."""
+    """What the server runs: the ASGI entry into the stack, Granian's RSGI entry with its fast path
+    for finished pages, and the one lifespan (``start``/``stop``) both interfaces share."""
 
     def __init__(
         self,
         settings: settings_module.Settings,
-        site: Site,
-        framework: ASGIApp,
-        query_pages: QueryPages,
-        personal: Personal,
         clock: Clock,
-        shield: Shield | None = None,
+        front: ASGIApp,
+        *,
+        site: Site,
+        responses: Mapping[str, CachedResponse],
+        query_pages: QueryPages,
+        metrics: RequestMetrics,
+        readiness: Readiness,
+        personal: Personal,
+        framework: ASGIApp,
+        shield: Shield | None,
     ) -> None:
         self.settings = settings
-        self.shield = shield
-        self.site = site
-        self.framework = framework
-        self.query_pages = query_pages
-        self.personal = personal
         self.clock = clock
+        self.front = front  # the middleware stack, outermost layer first
+        self.site = site
+        self.responses = responses
+        self.query_pages = query_pages
+        self.metrics = metrics
+        self.readiness = readiness
+        self.personal = personal
+        self.framework = framework
+        self.shield = shield
         self._services: Services | None = None  # built when the app starts
-        self.metrics = RequestMetrics()
-        self.responses = site.responses
-        self.ops = ops_handlers(self.metrics, lambda: self._services.engine if self._services else None)
-        if shield is not None:
-            self.metrics.registry.register(ShieldExporter(shield))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            await self.front(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":  # Haven serves none: refuse the handshake
             await receive()
             await send({"type": "websocket.close", "code": 1008})
 
-    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
-        """Granian's RSGI entry: finished pages go straight out; everything else takes the ASGI
-        path through the bridge (where the 414 check, the operations endpoints, the framework and
-        their metrics live)."""
+    async def __rsgi__(self, scope: RSGIScope, protocol: RSGIProtocol) -> None:
+        """Granian's RSGI entry. A finished page is a dictionary lookup and one call, before any
+        middleware (the same answer ``FinishedPages`` gives under ASGI, counted into the same
+        metrics); everything else crosses the bridge into the stack."""
         if scope.proto != "http":  # websockets are off in Granian; nothing else reaches here
             return
         started = perf_counter()
-        path: str = scope.path
+        path = scope.path
         cached = self.responses.get(path)
         if cached is None and len(path) + len(scope.query_string) <= MAX_TARGET_BYTES:
-            page = self.query_pages.get(path)
-            if page is not None:
-                cached = self.query_pages.response(
-                    path, page, scope.query_string.encode("latin-1", "replace")
-                )
+            cached = self.query_pages.find(path, scope.query_string.encode("latin-1", "replace"))
         if cached is None:
-            await call_asgi(self, scope, protocol)
+            await call_asgi(self.front, scope, protocol)
             return
         metrics = self.metrics
         metrics.in_flight += 1
@@ -114,7 +120,9 @@ class Haven:
     async def start(self) -> None:
         """Build the services and start the background work (the mail sweep, the room's ticks)."""
         self._services = await Services.open(self.settings, self.clock, self.personal)
-        self.framework.state.services = self._services  # type: ignore[attr-defined]
+        self.readiness.engine = self._services.engine
+        if isinstance(self.framework, Starlette):  # where its routes find the services
+            self.framework.state.services = self._services
         if self.shield is not None:
             self.shield.start()
 
@@ -122,67 +130,15 @@ class Haven:
         if self.shield is not None:
             await self.shield.stop()
         if self._services is not None:
+            self.readiness.engine = None
             await self._services.stop()
             self._services = None
 
-    def __rsgi_init__(self, loop: Any) -> None:
+    def __rsgi_init__(self, loop: RSGILoop) -> None:
         loop.run_until_complete(self.start())
 
-    def __rsgi_del__(self, loop: Any) -> None:
+    def __rsgi_del__(self, loop: RSGILoop) -> None:
         loop.run_until_complete(self.stop())
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = perf_counter()
-        metrics = self.metrics
-        metrics.in_flight += 1
-        try:
-            path: str = scope["path"]
-            cached = self.responses.get(path)
-            if cached is not None:
-                route_class = cached.route_class
-                status = await cached.serve(scope, send)
-            elif (handler := self.ops.get(path)) is not None:
-                route_class = "ops"
-                status = await handler(scope, send)
-            elif len(scope.get("raw_path") or path.encode()) + len(scope["query_string"]) > (
-                MAX_TARGET_BYTES
-            ):
-                route_class = "refused"
-                status = 414
-                await send_plain(send, 414, "URI Too Long\n")
-            elif (page := self.query_pages.get(path)) is not None:
-                cached = self.query_pages.response(path, page, scope["query_string"])
-                route_class = cached.route_class
-                status = await cached.serve(scope, send)
-            elif self.shield is not None:
-                route_class = "room" if path in WAITING_PATHS or path == STATUS_PATH else "app"
-                status = await self.shield(scope, receive, send, self._dynamic)
-            else:
-                route_class = "app"
-                status = await self._dynamic(scope, receive, send)
-        finally:
-            metrics.in_flight -= 1
-        metrics.observe(route_class, status, perf_counter() - started)
-
-    async def _dynamic(self, scope: Scope, receive: Receive, send: Send) -> int:
-        """Hand over to the framework, noting the status it sends; a failure it did not answer gets
-        the problem page, and is logged once, here."""
-        status = 0
-
-        async def noting_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.framework(scope, receive, noting_send)
-        except Exception:
-            logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            if status == 0:
-                await self.site.problem.send_as_is(scope, send)
-                status = 500
-        return status
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -201,7 +157,7 @@ class Haven:
 
 
 def create_framework(site: Site, clock: Clock) -> FastAPI:
-    """The FastAPI app behind the gate: dynamic pages and the JSON API."""
+    """The FastAPI app at the bottom of the stack: dynamic pages and the JSON API."""
     app = FastAPI(
         title="Haven API",
         version="1",
@@ -221,13 +177,57 @@ def create_framework(site: Site, clock: Clock) -> FastAPI:
 def create_app(settings: settings_module.Settings, *, clock: Clock | None = None) -> Haven:
     clock = clock or SystemClock()
     site = build_site(settings, dynamic_links=checker_routes.links())
-    query_pages = QueryPages(checker_routes.page_routes(site), clock)
-    personal = Personal(site, settings)
     framework = create_framework(site, clock)
-    shield = Shield(settings, site, open_store(settings.redis_url)) if settings.shield else None
-    haven = Haven(settings, site, framework, query_pages, personal, clock, shield)
-    haven.responses = {**site.responses, apidocs.PATH: apidocs.render_docs(site, framework.openapi())}
-    return haven
+    docs = apidocs.render_docs(site.renderer, site.base_url, framework.openapi())
+    return compose(
+        settings,
+        clock,
+        site,
+        {**site.responses, apidocs.PATH: docs},
+        QueryPages(checker_routes.page_routes(site), clock),
+        framework,
+    )
+
+
+def compose(
+    settings: settings_module.Settings,
+    clock: Clock,
+    site: Site,
+    responses: Mapping[str, CachedResponse],
+    query_pages: QueryPages,
+    framework: ASGIApp,
+    *,
+    shield: Shield | None = None,
+) -> Haven:
+    """Stack the front on ``framework``, from the bottom up (each layer wraps the one below it).
+    With ``HAVEN_SHIELD`` on, the shield is ``shield``, or one on the store ``HAVEN_REDIS_URL`` names
+    (tests bring their own, and a stand-in for the framework)."""
+    metrics = RequestMetrics()
+    readiness = Readiness()
+    front: ASGIApp = ProblemPage(framework, site.problem)
+    if settings.shield and shield is None:
+        shield = Shield(settings, site, site.busy.body, open_store(settings.redis_url))
+    if shield is not None:
+        front = Admission(front, shield, password_paths())
+        front = WaitingRoom(front, shield)
+        metrics.registry.register(ShieldExporter(shield))
+    front = TargetLimit(front)
+    front = OpsEndpoints(front, metrics, readiness)
+    front = FinishedPages(front, responses, query_pages)
+    front = Metrics(front, metrics)
+    return Haven(
+        settings,
+        clock,
+        front,
+        site=site,
+        responses=responses,
+        query_pages=query_pages,
+        metrics=metrics,
+        readiness=readiness,
+        personal=Personal(site, settings),
+        framework=framework,
+        shield=shield,
+    )
 
 
 def build() -> Haven:

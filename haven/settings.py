@@ -192,7 +192,8 @@ class Settings:
     )
     public_url: str = _setting(
         "",
-        "The portal's public address, used in the sitemap and canonical links.",
+        "The portal's public address, used in the sitemap and canonical links. When it is `https://`, "
+        "every cookie Haven sets is `Secure`, whatever the proxy in front says.",
         shown="`http://HOST:PORT`",
     )
     var_dir: Path = _setting(  # noqa: RUF009 - a Path is immutable, sharing it is safe

@@ -21,26 +21,40 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 REPO_VAR = Path(__file__).resolve().parent.parent / "var"
 
 
-def var_listing(folder: Path) -> dict[str, tuple[int, int]]:
-    """Every file under ``folder`` with its size and modification time."""
+def var_listing(folder: Path) -> dict[str, tuple[bool, int, int]]:
+    """The folder itself and everything under it: whether each is a folder, its size and its
+    modification time (a folder's changes when an entry is added or removed, even a temporary one)."""
     if not folder.exists():
         return {}
-    return {
-        str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns)
-        for path in folder.rglob("*")
-        if path.is_file()
-    }
+    listing = {}
+    for path in (folder, *folder.rglob("*")):
+        status = path.lstat()
+        listing[str(path.relative_to(folder))] = (path.is_dir(), status.st_size, status.st_mtime_ns)
+    return listing
+
+
+def var_changes(
+    before: dict[str, tuple[bool, int, int]], after: dict[str, tuple[bool, int, int]]
+) -> list[str]:
+    """What was created, changed or removed between two listings."""
+    return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+
+
+# Taken when pytest loads this file, before it collects (imports) any test module: a module that
+# writes at import time is caught too.
+REPO_VAR_BEFORE = var_listing(REPO_VAR)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def repository_var_is_left_alone() -> Iterator[None]:
     """The repository's own var/ is the developer's data (``make serve``): a test that writes there
     fails the run, whatever it wrote."""
-    before = var_listing(REPO_VAR)
     yield
-    after = var_listing(REPO_VAR)
-    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
-    assert not changed, f"tests wrote into the repository's var/: {changed}"
+    changed = var_changes(REPO_VAR_BEFORE, var_listing(REPO_VAR))
+    assert not changed, (
+        f"tests wrote into the repository's var/ (use tmp_path; a `make serve` running meanwhile "
+        f"writes there too): {changed}"
+    )
 
 
 def make_settings(var_dir: Path, **env: str) -> settings_module.Settings:

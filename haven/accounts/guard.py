@@ -1,17 +1,23 @@
-"""What other features' personal pages take from accounts: who is signed in, the road to signing in
-that comes back to the page, and the answer to a form whose CSRF token has expired."""
+"""What every personal page takes from accounts: the request as a page of its own (its language, the
+services, the form it posts), who is signed in, the road to signing in that comes back to the page,
+and the answer to a form whose CSRF token has expired."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from haven.accounts.models import Account
 from haven.accounts.paths import path
-from haven.services import services
-from haven.web.i18n import OTHER, Language, translations
+from haven.services import Services, services
+from haven.web.forms import Translate
+from haven.web.i18n import OTHER, Language, page_language, translations
+from haven.web.personal import BadForm, read_form
 
 
 async def signed_in(request: Request) -> Account | None:
@@ -40,3 +46,48 @@ def form_expired(request: Request, lang: Language, back: str) -> Response:
         status=403,
         back=back,
     )
+
+
+@dataclass(frozen=True)
+class PersonalPage:
+    """One request to a personal page: its language, the app's services, and what every such page
+    does. Features subclass it with their own helpers and take it with ``personal_page(Class)``."""
+
+    request: Request
+    lang: Language
+    app: Services
+
+    @property
+    def gettext(self) -> Translate:
+        return translations(self.lang).gettext
+
+    def redirect(self, location: str) -> Response:
+        return self.app.personal.redirect(self.request, location)
+
+    async def posted(self, back: str) -> dict[str, str] | Response:
+        """The posted form, or the answer to a body that is not a form of ours (400) or to a form
+        whose CSRF token has expired (a page that links ``back``)."""
+        try:
+            form = await read_form(self.request)
+        except BadForm:
+            return Response(status_code=400)
+        if not self.app.personal.csrf_ok(self.request, form):
+            return form_expired(self.request, self.lang, back)
+        return form
+
+
+Page = TypeVar("Page", bound=PersonalPage)
+
+
+def personal_page(kind: type[Page]) -> Callable[..., Page]:
+    """The FastAPI dependency that gives a handler its page of ``kind``: the language from the
+    address, the services of the running app."""
+
+    def page(
+        request: Request,
+        lang: Annotated[Language, Depends(page_language)],
+        app: Annotated[Services, Depends(services)],
+    ) -> Page:
+        return kind(request, lang, app)
+
+    return page

@@ -6,13 +6,12 @@ handler serves both languages; the language it serves comes in as a dependency, 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from haven.accounts.guard import form_expired, sign_in_first, signed_in
+from haven.accounts.guard import PersonalPage, personal_page, sign_in_first, signed_in
 from haven.accounts.paths import PATHS, path
 from haven.accounts.service import (
     LinkNotValid,
@@ -22,9 +21,7 @@ from haven.accounts.service import (
     password_problem,
 )
 from haven.checker.fields import FormError
-from haven.services import Services, services
-from haven.web.i18n import LANGUAGES, N_, OTHER, Language, page_language, translations
-from haven.web.personal import BadForm, read_form
+from haven.web.i18n import LANGUAGES, N_, OTHER, Language
 from haven.web.security import safe_next
 
 EMAIL_MESSAGES: Final = {
@@ -46,16 +43,8 @@ def after_sign_in(target: str | None, lang: Language) -> str:
     return target if target.startswith(f"/{lang}/") else path("home", lang)
 
 
-@dataclass(frozen=True)
-class AccountPage:
-    """One request to an account page: its language, the app's services, and what every page does."""
-
-    request: Request
-    lang: Language
-    app: Services
-
-    def gettext(self, message: str) -> str:
-        return translations(self.lang).gettext(message)
+class AccountPage(PersonalPage):
+    """One request to an account page, with what every account page does."""
 
     def render(self, template: str, title: str, name: str, **context: Any) -> Response:
         """``template`` with ``title`` (a msgid); the language toggle goes to page ``name``."""
@@ -69,19 +58,10 @@ class AccountPage:
             **context,
         )
 
-    def redirect(self, location: str) -> Response:
-        return self.app.personal.redirect(self.request, location)
-
     async def form(self, back: str) -> dict[str, str] | Response:
-        """The posted form, or the answer to a body that is not a form of ours (400) or a form whose
-        CSRF token has expired (a page that links ``back``, the account page named so)."""
-        try:
-            form = await read_form(self.request)
-        except BadForm:
-            return Response(status_code=400)
-        if not self.app.personal.csrf_ok(self.request, form):
-            return form_expired(self.request, self.lang, path(back, self.lang))
-        return form
+        """The posted form (see ``PersonalPage.posted``); an expired one links the account page
+        named ``back``."""
+        return await self.posted(path(back, self.lang))
 
     def problems(self, form: dict[str, str], *, email: bool = True, password: bool = True) -> list[FormError]:
         """What is wrong with the email address and the password typed, in this page's language."""
@@ -100,15 +80,7 @@ class AccountPage:
         return self.render("accounts/link_not_valid.html", LINK_NOT_VALID, name, status=400)
 
 
-def account_page(
-    request: Request,
-    lang: Annotated[Language, Depends(page_language)],
-    app: Annotated[Services, Depends(services)],
-) -> AccountPage:
-    return AccountPage(request, lang, app)
-
-
-Page = Annotated[AccountPage, Depends(account_page)]
+Page = Annotated[AccountPage, Depends(personal_page(AccountPage))]
 
 # Sign up and confirm the address ----------------------------------------------------------------
 
@@ -235,7 +207,7 @@ async def sign_out(page: Page) -> Response:
         await page.app.accounts.sign_out(session_id)
     personal.renew_csrf(page.request)
     response = page.redirect(path("sign_in", page.lang) + "?signed_out=1")
-    personal.clear_session(response)
+    personal.clear_session(response, page.request)
     return response
 
 

@@ -20,6 +20,7 @@ from haven.settings import Settings
 from haven.web.assets import Asset, load_assets
 from haven.web.i18n import LANGUAGES, Language
 from haven.web.pagecache import (
+    HTML,
     IMMUTABLE,
     NO_STORE,
     PUBLIC_PAGE,
@@ -28,9 +29,8 @@ from haven.web.pagecache import (
     build,
     redirect,
 )
-from haven.web.templates import Renderer
+from haven.web.templates import Renderer, render_bilingual
 
-HTML: Final = "text/html; charset=utf-8"
 FOOTER_KEYS: Final = ("help", "service-status", "cookies", "privacy", "accessibility")
 # How long a client told "busy" should wait before trying again, in seconds.
 BUSY_RETRY_AFTER: Final = 30
@@ -177,25 +177,6 @@ def build_site(
         files[item.url.lstrip("/")] = response
 
     return Site(responses, not_found, busy, problem, library, assets, files, renderer, base)
-
-
-def render_bilingual(
-    renderer: Renderer,
-    column: str,
-    *,
-    page: str = "bilingual.html",
-    column_context: Mapping[str, Any] | None = None,
-    **context: Any,
-) -> str:
-    """A page with the same content in both languages, English left and French right: the column
-    template ``bilingual/{column}.html`` is rendered once per language into ``page``."""
-    columns = {
-        lang: renderer.module(f"bilingual/{column}.html", lang, **(column_context or {}))
-        for lang in LANGUAGES
-    }
-    chrome = {lang: renderer.module("bilingual/chrome.html", lang) for lang in LANGUAGES}
-    defaults: dict[str, Any] = {"noindex": False, "description": "", "canonical": None, "alternates": {}}
-    return renderer.render(page, "en", **{**defaults, **context, "columns": columns, "chrome": chrome})
 
 
 def _file_name(path: str) -> str:

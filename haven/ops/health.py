@@ -1,4 +1,4 @@
-"""Operations endpoints, answered before any framework: liveness, readiness and metrics.
+"""Operations endpoints, answered before the shield and the framework: liveness, readiness and metrics.
 
 ``/healthz`` says the process can answer (it touches nothing else, so a slow database never gets a
 healthy worker restarted); ``/readyz`` says the database answers too, so a load balancer can stop
@@ -14,30 +14,61 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from haven.db import is_ready
 from haven.ops.metrics import CONTENT_TYPE, RequestMetrics
-from haven.web.asgi import Message, Scope, Send
+from haven.web.asgi import ASGIApp, Message, Receive, Scope, Send, name_route
 from haven.web.pagecache import GET_OR_HEAD, NO_STORE, send_method_not_allowed, send_plain
 
-OpsHandler = Callable[[Scope, Send], Awaitable[int]]
+OpsHandler = Callable[[Scope, Send], Awaitable[None]]
 ROUTE_CLASS: Final = "ops"
 
 
-def ops_handlers(metrics: RequestMetrics, engine: Callable[[], AsyncEngine | None]) -> dict[str, OpsHandler]:
-    """Handlers by exact path. ``engine`` returns the engine once the app has started."""
+class Readiness:
+    """What ``/readyz`` asks: whether the database of the running process answers. The app gives it
+    the engine when it starts and takes it back when it stops; before that, it is not ready."""
 
-    async def healthz(scope: Scope, send: Send) -> int:
+    def __init__(self) -> None:
+        self.engine: AsyncEngine | None = None
+
+    async def ready(self) -> bool:
+        return self.engine is not None and await is_ready(self.engine)
+
+
+class OpsEndpoints:
+    """``/healthz``, ``/readyz`` and ``/metrics`` by exact path (GET and HEAD); the rest goes on."""
+
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics, readiness: Readiness) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.readiness = readiness
+        self.handlers: dict[str, OpsHandler] = {
+            "/healthz": self.healthz,
+            "/readyz": self.readyz,
+            "/metrics": self.metrics_text,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = self.handlers.get(scope["path"]) if scope["type"] == "http" else None
+        if handler is None:
+            await self.app(scope, receive, send)
+            return
+        name_route(scope, ROUTE_CLASS)
+        if scope["method"] not in GET_OR_HEAD:
+            await send_method_not_allowed(send)
+        elif scope["method"] == "HEAD":
+            await handler(scope, _without_body(send))
+        else:
+            await handler(scope, send)
+
+    async def healthz(self, scope: Scope, send: Send) -> None:
         await send_plain(send, 200, "ok\n")
-        return 200
 
-    async def readyz(scope: Scope, send: Send) -> int:
-        current = engine()
-        if current is not None and await is_ready(current):
+    async def readyz(self, scope: Scope, send: Send) -> None:
+        if await self.readiness.ready():
             await send_plain(send, 200, "ready\n")
-            return 200
-        await send_plain(send, 503, "database unavailable\n", extra=[(b"retry-after", b"5")])
-        return 503
+        else:
+            await send_plain(send, 503, "database unavailable\n", extra=[(b"retry-after", b"5")])
 
-    async def metrics_text(scope: Scope, send: Send) -> int:
-        body = metrics.render()
+    async def metrics_text(self, scope: Scope, send: Send) -> None:
+        body = self.metrics.render()
         headers = [
             (b"content-type", CONTENT_TYPE.encode()),
             (b"content-length", str(len(body)).encode()),
@@ -45,24 +76,6 @@ def ops_handlers(metrics: RequestMetrics, engine: Callable[[], AsyncEngine | Non
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        return 200
-
-    def get_only(handler: OpsHandler) -> OpsHandler:
-        async def guarded(scope: Scope, send: Send) -> int:
-            if scope["method"] not in GET_OR_HEAD:
-                await send_method_not_allowed(send)
-                return 405
-            if scope["method"] == "HEAD":
-                return await handler(scope, _without_body(send))
-            return await handler(scope, send)
-
-        return guarded
-
-    return {
-        "/healthz": get_only(healthz),
-        "/readyz": get_only(readyz),
-        "/metrics": get_only(metrics_text),
-    }
 
 
 def _without_body(send: Send) -> Send:

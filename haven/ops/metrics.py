@@ -1,5 +1,6 @@
 """Request metrics in the Prometheus text format: requests by route class and status, a latency
-histogram per route class, and requests in flight.
+histogram per route class, and requests in flight; and ``Metrics``, the outermost layer of the front,
+which counts them.
 
 The hot path only bumps plain integers (a dictionary lookup and an addition); the Prometheus objects are
 built when ``/metrics`` is scraped. prometheus-client's own counters take a lock per increment, which
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
+from time import perf_counter
 from typing import Final
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -17,6 +19,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
+
+from haven.web.asgi import ASGIApp, Noted, Receive, Scope, Send, route_of
 
 # Seconds. Cached pages land in the first buckets; the upper ones catch queueing and database work.
 LATENCY_BUCKETS: Final = (
@@ -56,6 +60,32 @@ class RequestMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class Metrics:
+    """The outermost layer: every request is in flight from here until its answer is done, then
+    counted by status and timed, under the route class the layer that answered named (``app`` when
+    none did: the application behind the front). A request cut short by an exception that reaches
+    this far is not counted (the application's own failures are answered below, by the problem
+    page). Granian's fast path for finished pages counts its answers into the same figures."""
+
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = perf_counter()
+        metrics = self.metrics
+        noted = Noted(send)
+        metrics.in_flight += 1
+        try:
+            await self.app(scope, receive, noted)
+        finally:
+            metrics.in_flight -= 1
+        metrics.observe(route_of(scope), noted.status, perf_counter() - started)
 
 
 class _Exporter(Collector):

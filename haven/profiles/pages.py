@@ -5,22 +5,19 @@ from the page's language and the app's services."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.responses import Response
 
-from haven.accounts.guard import form_expired, sign_in_first, signed_in
+from haven.accounts.guard import PersonalPage, personal_page, sign_in_first, signed_in
 from haven.accounts.models import Account
 from haven.accounts.paths import PATHS as ACCOUNT_PATHS
 from haven.profiles.models import Profile
 from haven.profiles.paths import BASE, SLUGS, profile_path
 from haven.profiles.service import ProfileNotFound
-from haven.services import Services, services
-from haven.web.forms import FieldView, Translate
-from haven.web.i18n import N_, OTHER, Language, page_language, translations
-from haven.web.personal import BadForm, read_form
+from haven.web.forms import FieldView
+from haven.web.i18n import N_, OTHER, Language
 
 MAX_JOBS: Final = 20
 STATE_LABELS: Final = {
@@ -45,21 +42,12 @@ def layout(views: list[FieldView]) -> list[tuple[str, Any]]:
     return items
 
 
-@dataclass(frozen=True)
-class ProfilePages:
-    """One request to a profile page: its language, the app's services, and what every page does."""
-
-    request: Request
-    lang: Language
-    app: Services
+class ProfilePages(PersonalPage):
+    """One request to a profile page, with what every profile page does."""
 
     @property
     def other(self) -> Language:
         return OTHER[self.lang]
-
-    @property
-    def gettext(self) -> Translate:
-        return translations(self.lang).gettext
 
     @property
     def paths(self) -> dict[str, str]:
@@ -79,9 +67,6 @@ class ProfilePages:
             base=BASE[self.lang],
             **context,
         )
-
-    def redirect(self, location: str) -> Response:
-        return self.app.personal.redirect(self.request, location)
 
     def confirmation(self, profile_id: uuid.UUID) -> str:
         return profile_path(self.lang, profile_id, SLUGS["confirmation"][self.lang])
@@ -119,22 +104,8 @@ class ProfilePages:
         return self.page(account, "profiles/not_found.html", title, self.paths["home"], status=404)
 
     async def form(self) -> dict[str, str] | Response:
-        """The posted form, or the response to a form that is malformed or has a stale CSRF token."""
-        try:
-            form = await read_form(self.request)
-        except BadForm:
-            return Response(status_code=400)
-        if not self.app.personal.csrf_ok(self.request, form):
-            return form_expired(self.request, self.lang, self.request.url.path)
-        return form
+        """The posted form (see ``PersonalPage.posted``); an expired one links back to this page."""
+        return await self.posted(self.request.url.path)
 
 
-def profile_pages(
-    request: Request,
-    lang: Annotated[Language, Depends(page_language)],
-    app: Annotated[Services, Depends(services)],
-) -> ProfilePages:
-    return ProfilePages(request, lang, app)
-
-
-Kit = Annotated[ProfilePages, Depends(profile_pages)]
+Kit = Annotated[ProfilePages, Depends(personal_page(ProfilePages))]

@@ -4,13 +4,11 @@ worker's admission control. Read at scrape time from plain attributes; nothing o
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from haven.shield.gate import Shield
+from haven.shield.core import Shield
 
 
 class ShieldExporter(Collector):

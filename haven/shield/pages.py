@@ -23,10 +23,10 @@ from urllib.parse import quote
 
 from markupsafe import escape
 
-from haven.content.site import Site, render_bilingual
 from haven.shield.room import HOLD_WITHIN
 from haven.web.clock import OTTAWA
 from haven.web.i18n import LANGUAGES, OTHER, Language
+from haven.web.templates import Layout, render_bilingual
 
 State = Literal["waiting", "your-turn", "before-opening", "lapsed", "not-queueing", "working"]
 WAITING_PATHS: Final[dict[str, Language | None]] = {
@@ -78,13 +78,6 @@ class View:
         else:
             base = min(MAX_POLL, max(MIN_POLL, self.position / speed / 10))
         return round(base * random.uniform(0.8, 1.2), 1)  # noqa: S311 - jitter, not a secret
-
-
-def language_of(path: str) -> Language | None:
-    for lang in LANGUAGES:
-        if path == f"/{lang}" or path.startswith(f"/{lang}/"):
-            return lang
-    return None
 
 
 def number(value: int, lang: Language) -> str:
@@ -139,9 +132,9 @@ def texts(view: View, gettext: Callable[[str], str], lang: Language) -> dict[str
 
 
 class WaitingPages:
-    def __init__(self, site: Site, ticket_ttl: float, work_bits: int = 0) -> None:
-        self.site = site
-        self.renderer = site.renderer
+    def __init__(self, layout: Layout, ticket_ttl: float, work_bits: int = 0) -> None:
+        self.layout = layout
+        self.renderer = layout.renderer
         self.keep_minutes = max(1, int(ticket_ttl // 60))
         self.work_bits = work_bits
         self._too_many = render_bilingual(self.renderer, "too_many", noindex=True).encode()
@@ -203,7 +196,7 @@ class WaitingPages:
             texts={lang: self._column(lang, view)},
             toggle_href=PATH_OF[OTHER[lang]] + query,
             crumbs=[],
-            footer_links=self.site.chrome(lang)["footer_links"],
+            footer_links=self.layout.chrome(lang)["footer_links"],
             **context,
         )
 

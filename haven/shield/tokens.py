@@ -8,7 +8,7 @@ Both are ``kind.room.fields….key-id.mac`` in URL-safe text (times in whole mil
 signed with HMAC-SHA256. Keys are derived from ``HAVEN_SECRET_KEY`` (and from
 ``HAVEN_SHIELD_OLD_KEYS`` while keys rotate): the first key signs, every key verifies, and the key id
 in the cookie says which to try, so a rotation never sends a waiting crowd back to the end of the
-queue. A cookie that fails any check is refused with a reason the gate counts: ``malformed``,
+queue. A cookie that fails any check is refused with a reason the shield counts: ``malformed``,
 ``forged`` (bad signature or unknown key), ``foreign`` (another room or the other kind) or
 ``expired``.
 """

@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from haven.content.site import HTML, Site, render_bilingual
-from haven.web.pagecache import PUBLIC_PAGE, CachedResponse, build
+from haven.web.pagecache import HTML, PUBLIC_PAGE, CachedResponse, build
+from haven.web.templates import Renderer, render_bilingual
 
 PATH: Final = "/api/v1/docs"
 OPENAPI: Final = "/api/v1/openapi.json"
@@ -56,15 +56,15 @@ def operations(openapi: dict[str, Any]) -> list[Operation]:
     return found
 
 
-def render_docs(site: Site, openapi: dict[str, Any]) -> CachedResponse:
+def render_docs(renderer: Renderer, base_url: str, openapi: dict[str, Any]) -> CachedResponse:
     html = render_bilingual(
-        site.renderer,
+        renderer,
         "api_intro",
         page="apidocs.html",
         column_context={"openapi_href": OPENAPI},
         operations=operations(openapi),
         openapi_href=OPENAPI,
         description="Haven API: CLB conversion, CRS score, FSW grid and Express Entry eligibility.",
-        canonical=site.base_url + PATH,
+        canonical=base_url + PATH,
     )
     return build(html.encode(), content_type=HTML, cache_control=PUBLIC_PAGE)

@@ -15,8 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
+from haven.web.asgi import Receive, Scope, Send
 from haven.web.pagecache import CachedResponse
 
 API_PREFIX: Final = "/api/"
@@ -100,7 +100,7 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages) -> None:
         )
 
     async def unexpected(request: Request, exc: Exception) -> Response:
-        # Logged by the gate once the exception has passed through; here we only answer.
+        # Logged by the problem-page layer once the exception has passed through; here we only answer.
         if request.url.path.startswith(API_PREFIX):
             return JSONResponse(
                 {"error": {"status": 500, "message": "Internal error"}},

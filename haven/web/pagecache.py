@@ -11,9 +11,10 @@ import gzip
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from haven.web.asgi import Scope, Send
+from haven.web.rsgi import RSGIProtocol, RSGIScope
 
 # Public pages: five minutes fresh, then served stale while a CDN revalidates, and kept for a day when
 # the origin errors (GOV.UK's CDN grace is the model).
@@ -21,6 +22,7 @@ PUBLIC_PAGE: Final = "public, max-age=300, stale-while-revalidate=60, stale-if-e
 IMMUTABLE: Final = "public, max-age=31536000, immutable"
 SHORT_PUBLIC: Final = "public, max-age=60, stale-if-error=86400"
 NO_STORE: Final = "no-store"
+HTML: Final = "text/html; charset=utf-8"
 
 SECURITY_HEADERS: Final[tuple[tuple[bytes, bytes], ...]] = (
     (b"x-content-type-options", b"nosniff"),
@@ -86,7 +88,7 @@ class CachedResponse:
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else chosen.body})
         return self.status
 
-    def serve_rsgi(self, scope: Any, protocol: Any) -> int:
+    def serve_rsgi(self, scope: RSGIScope, protocol: RSGIProtocol) -> int:
         """``serve`` for Granian's RSGI interface: one call with the finished bytes."""
         method = scope.method
         if method not in GET_OR_HEAD:

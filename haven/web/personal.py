@@ -1,5 +1,5 @@
-"""What every personal page shares: private, never stored by a cache, cookies that are HttpOnly and
-SameSite=Lax (Secure behind TLS), CSRF tokens on every form, and form bodies read carefully.
+"""What every personal page shares: private, never stored by a cache, cookies from the one writer
+(``haven/web/cookies.py``), CSRF tokens on every form, and form bodies read carefully.
 
 The CSRF token is a double-submit token: a random value in the ``haven_csrf`` cookie, signed with
 the secret key, and the same value in a hidden field of every form. Another site can make a browser
@@ -15,17 +15,14 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from haven.content.site import Site
 from haven.settings import Settings
+from haven.web.asgi import client_of
+from haven.web.cookies import CSRF_COOKIE, HOLDER_COOKIE, SESSION_COOKIE, Cookies
 from haven.web.i18n import Language
 from haven.web.pagecache import SECURITY_HEADERS
-from haven.web.security import client_address, forwarded_https, new_token, sign, unsign
+from haven.web.security import new_token, sign, unsign
+from haven.web.templates import Layout
 
-SESSION_COOKIE: Final = "haven_session"
-CSRF_COOKIE: Final = "haven_csrf"
-# Names the signed-in account to the waiting room (signed, so it cannot be borrowed), which keeps one
-# place in the queue per account whatever the browser. It grants nothing else.
-HOLDER_COOKIE: Final = "haven_holder"
 CSRF_FIELD: Final = "csrf"
 PRIVATE: Final = "private, no-store"
 MAX_FORM_BYTES: Final = 64 * 1024
@@ -60,24 +57,15 @@ async def read_form(request: Request) -> dict[str, str]:
 
 
 class Personal:
-    """Renders personal pages and manages their cookies."""
+    """Renders personal pages in the site's layout and manages their cookies."""
 
-    def __init__(self, site: Site, settings: Settings) -> None:
-        self.site = site
+    def __init__(self, layout: Layout, settings: Settings) -> None:
+        self.layout = layout
         self.settings = settings
-        self.always_secure = settings.public_url.startswith("https://")
-
-    def secure(self, request: Request) -> bool:
-        if self.always_secure or request.url.scheme == "https":
-            return True
-        return forwarded_https(self.settings.behind_proxy, request.headers.get("x-forwarded-proto"))
+        self.cookies = Cookies.from_settings(settings)
 
     def client_address(self, request: Request) -> str:
-        return client_address(
-            self.settings.behind_proxy,
-            request.headers.get("x-forwarded-for", ""),
-            request.client.host if request.client else None,
-        )
+        return client_of(request.scope, self.settings.behind_proxy)
 
     # Sessions ---------------------------------------------------------------------------------
 
@@ -85,15 +73,14 @@ class Personal:
         return unsign(request.cookies.get(SESSION_COOKIE), self.settings.secret_key, SESSION_COOKIE)
 
     def set_session(self, response: Response, request: Request, session_id: str, account_id: str) -> None:
-        key, secure = self.settings.secret_key, self.secure(request)
+        """Both cookies last until the browser closes; the session itself ends sooner on the server."""
+        key = self.settings.secret_key
         for name, value in ((SESSION_COOKIE, session_id), (HOLDER_COOKIE, account_id)):
-            response.set_cookie(
-                name, sign(value, key, name), httponly=True, samesite="lax", secure=secure, path="/"
-            )
+            response.raw_headers.append(self.cookies.header(request.scope, name, sign(value, key, name)))
 
-    def clear_session(self, response: Response) -> None:
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        response.delete_cookie(HOLDER_COOKIE, path="/")
+    def clear_session(self, response: Response, request: Request) -> None:
+        for name in (SESSION_COOKIE, HOLDER_COOKIE):
+            response.raw_headers.append(self.cookies.deletion(request.scope, name))
 
     # CSRF -------------------------------------------------------------------------------------
 
@@ -115,14 +102,8 @@ class Personal:
     def _finish(self, request: Request, response: Response) -> Response:
         fresh = getattr(request.state, "new_csrf", None)
         if fresh is not None:
-            response.set_cookie(
-                CSRF_COOKIE,
-                sign(fresh, self.settings.secret_key, CSRF_COOKIE),
-                httponly=True,
-                samesite="lax",
-                secure=self.secure(request),
-                path="/",
-            )
+            signed = sign(fresh, self.settings.secret_key, CSRF_COOKIE)
+            response.raw_headers.append(self.cookies.header(request.scope, CSRF_COOKIE, signed))
         for name, value in HEADERS.items():
             response.headers[name] = value
         return response
@@ -142,8 +123,9 @@ class Personal:
         retry_after: int | None = None,
         **context: Any,
     ) -> Response:
-        words = self.site.renderer.gettext(lang)
-        html = self.site.renderer.render(
+        renderer = self.layout.renderer
+        words = renderer.gettext(lang)
+        html = renderer.render(
             template,
             lang,
             title=f"{words('Error:')} {title}" if errors else title,
@@ -156,7 +138,7 @@ class Personal:
             crumbs=[],
             errors=list(errors),
             csrf=self.csrf_token(request),
-            **self.site.chrome(lang),
+            **self.layout.chrome(lang),
             **context,
         )
         response = HTMLResponse(html, status_code=status)

@@ -60,6 +60,11 @@ class QueryPages:
     def get(self, path: str) -> QueryRoute | None:
         return self.routes.get(path)
 
+    def find(self, path: str, query: bytes) -> CachedResponse | None:
+        """The finished page for this address and query, or None when no query page lives there."""
+        route = self.routes.get(path)
+        return None if route is None else self.response(path, route, query)
+
     def response(self, path: str, route: QueryRoute, query: bytes) -> CachedResponse:
         params = parse_query(query, route.names)
         today = self.clock.today()

@@ -9,28 +9,44 @@ application streams).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from haven.web.asgi import ASGIApp, Message, Scope
 
+T = TypeVar("T")
+
+# The parts of Granian's RSGI objects Haven uses (RSGI 1.x), as protocols: the server's own classes
+# are not importable types, and these say exactly what Haven relies on.
+
 
 class RSGIHeaders(Protocol):
-    def get(self, key: str, default: Any = None) -> Any: ...
+    """The request headers, names in lower case."""
+
+    def get(self, key: str, default: str | None = None) -> str | None: ...
     def items(self) -> list[tuple[str, str]]: ...
 
 
 class RSGIScope(Protocol):
-    proto: str
-    http_version: str
-    scheme: str
-    method: str
-    path: str  # percent-decoded
-    query_string: str
-    server: str
-    client: str
+    """One request, as Granian describes it."""
 
+    @property
+    def proto(self) -> str: ...  # "http" or "ws"
+    @property
+    def http_version(self) -> str: ...
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...  # percent-decoded
+    @property
+    def query_string(self) -> str: ...
+    @property
+    def server(self) -> str: ...  # "host:port"
+    @property
+    def client(self) -> str: ...
     @property
     def headers(self) -> RSGIHeaders: ...
 
@@ -40,10 +56,18 @@ class RSGIStream(Protocol):
 
 
 class RSGIProtocol(Protocol):
+    """How a request's body comes in and its answer goes out."""
+
     def __aiter__(self) -> AsyncIterator[bytes]: ...
     async def client_disconnect(self) -> None: ...
     def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None: ...
     def response_stream(self, status: int, headers: list[tuple[str, str]]) -> RSGIStream: ...
+
+
+class RSGILoop(Protocol):
+    """The event loop Granian hands to ``__rsgi_init__`` and ``__rsgi_del__``."""
+
+    def run_until_complete(self, future: Coroutine[Any, Any, T]) -> T: ...
 
 
 def _host_port(value: str) -> tuple[str, int] | None:

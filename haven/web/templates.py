@@ -1,4 +1,5 @@
-"""Jinja2 templates, one environment per language with its catalog installed.
+"""Jinja2 templates, one environment per language with its catalog installed, the bilingual page,
+and what a page in the shared layout needs from the site (``Layout``).
 
 Feature packages keep their templates in their own ``templates/`` folder; the shared layout lives in
 ``haven/templates``. Templates are rendered at start-up for public pages and per request for personal ones.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import jinja2
 
@@ -58,3 +59,33 @@ class Renderer:
 
     def gettext(self, lang: Language) -> Callable[[str], str]:
         return translations(lang).gettext
+
+
+class Layout(Protocol):
+    """What a page in the site's layout takes from the site besides its own content: the renderer and
+    each language's chrome (the footer links). The site (``haven.content.site.Site``) is one; the
+    layers that render pages (personal pages, the waiting room) take this rather than the site."""
+
+    @property
+    def renderer(self) -> Renderer: ...
+
+    def chrome(self, lang: Language) -> dict[str, object]: ...
+
+
+def render_bilingual(
+    renderer: Renderer,
+    column: str,
+    *,
+    page: str = "bilingual.html",
+    column_context: Mapping[str, Any] | None = None,
+    **context: Any,
+) -> str:
+    """A page with the same content in both languages, English left and French right: the column
+    template ``bilingual/{column}.html`` is rendered once per language into ``page``."""
+    columns = {
+        lang: renderer.module(f"bilingual/{column}.html", lang, **(column_context or {}))
+        for lang in LANGUAGES
+    }
+    chrome = {lang: renderer.module("bilingual/chrome.html", lang) for lang in LANGUAGES}
+    defaults: dict[str, Any] = {"noindex": False, "description": "", "canonical": None, "alternates": {}}
+    return renderer.render(page, "en", **{**defaults, **context, "columns": columns, "chrome": chrome})

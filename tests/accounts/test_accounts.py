@@ -138,7 +138,7 @@ async def test_cookies_are_http_only_and_same_site_lax(site: Visitor) -> None:
         if name == "set-cookie" and "haven_session" in value
     )
     assert "HttpOnly" in cookie
-    assert "SameSite=lax" in cookie
+    assert "SameSite=Lax" in cookie
 
 
 async def test_failures_past_the_allowance_make_you_wait_and_the_wait_ends_by_itself(

@@ -152,14 +152,15 @@ def test_a_script_link_never_becomes_a_link(tmp_path: Path) -> None:
     path = write(tmp_path, "en", "study", GOOD.format(key="study", slug="study"))
     page = parse_page(path, "en")
     page = page.__class__(**{**page.__dict__, "body": "[x](javascript:alert(1))"})
-    assert "href" not in render_body(page, NOWHERE.get, "Table")
+    html = render_body(page, NOWHERE.get, "Table")
+    assert html == "<p>[x](javascript:alert(1))</p>\n"  # left as the text it was, not a link
 
 
 def test_raw_html_is_escaped_and_h1_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "en", "study", GOOD.format(key="study", slug="study"))
     page = parse_page(path, "en")
     escaped = page.__class__(**{**page.__dict__, "body": "<script>alert(1)</script>"})
-    assert "<script>" not in render_body(escaped, NOWHERE.get, "Table")
+    assert render_body(escaped, NOWHERE.get, "Table") == "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>\n"
     titled = page.__class__(**{**page.__dict__, "body": "# Another title"})
     with pytest.raises(ContentError, match="start sections at '##'"):
         render_body(titled, NOWHERE.get, "Table")

@@ -18,11 +18,10 @@ from haven.db import Database, create_engine, utcnow
 from haven.profiles.models import Profile
 from haven.profiles.sections import BY_KEY, job_reading
 from haven.profiles.service import Profiles
-from haven.shield.gate import PASS_COOKIE
 from haven.shield.tokens import Pass, Signer
 from haven.surge.persona import ANSWERS, JOB
 from haven.web.clock import Clock, SystemClock
-from haven.web.personal import CSRF_COOKIE, SESSION_COOKIE
+from haven.web.cookies import CSRF_COOKIE, PASS_COOKIE, SESSION_COOKIE
 from haven.web.security import new_token, sign, token_hash
 
 PASSWORD = "correct horse battery"

@@ -4,7 +4,7 @@ the services where the pages are not the point."""
 from __future__ import annotations
 
 from haven.surge.persona import ANSWERS, BASE, JOB, SECTIONS
-from haven.web.personal import SESSION_COOKIE
+from haven.web.cookies import SESSION_COOKIE
 from haven.web.security import sign
 from tests.profiles.crowd import PASSWORD, fill_through_the_service
 from tests.visitor import Visitor, hidden

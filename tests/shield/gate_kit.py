@@ -1,18 +1,19 @@
-"""A Haven whose dynamic side is a stub, with the real shield in front: the gate's behaviour without
+"""A Haven whose dynamic side is a stub, with the real shield in front: the shield's behaviour without
 a database. Ticks of the room are run by hand, so tests decide when the line moves."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 
-from haven.app import Haven
-from haven.shield.gate import Shield
+from haven.app import Haven, compose
+from haven.shield.core import HASH_WAIT, Shield
 from haven.shield.limiter import Limiter
 from haven.shield.store import Store
 from haven.shield.store.memory import MemoryStore
@@ -23,7 +24,7 @@ ADDRESS = "198.51.100.20"
 
 
 async def stub(scope: Scope, receive: Receive, send: Send) -> None:
-    """The application behind the gate: says which path it served."""
+    """The application behind the shield: says which path it served."""
     body = json.dumps({"served": scope["path"], "method": scope["method"]}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -36,23 +37,35 @@ def gated(
     *,
     store: Store | None = None,
     limiter: Limiter | None = None,
+    hash_wait: float = HASH_WAIT,
     behind: ASGIApp = stub,
     **env: str,
 ) -> Haven:
     """A Haven sharing ``app``'s finished site, with a fresh shield (none with HAVEN_SHIELD=false)
-    and ``behind`` (the stub) as its application."""
+    and ``behind`` (the stub) as its application, stacked as ``create_app`` stacks it."""
     settings = make_settings(var_dir, **env)
-    shield = Shield(settings, app.site, store or MemoryStore(), limiter=limiter) if settings.shield else None
-    haven = Haven(settings, app.site, behind, app.query_pages, app.personal, app.clock, shield)
-    haven.responses = app.responses
-    return haven
+    shield = (
+        Shield(
+            settings,
+            app.site,
+            app.site.busy.body,
+            store or MemoryStore(),
+            limiter=limiter,
+            hash_wait=hash_wait,
+        )
+        if settings.shield
+        else None
+    )
+    return compose(settings, app.clock, app.site, app.responses, app.query_pages, behind, shield=shield)
 
 
 @asynccontextmanager
-async def browser(haven: Haven, address: str = ADDRESS) -> AsyncIterator[httpx.AsyncClient]:
-    """A client with a cookie jar, coming from ``address``."""
+async def browser(
+    haven: Haven, address: str = ADDRESS, base_url: str = "http://haven.test"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with a cookie jar, coming from ``address`` (over TLS when ``base_url`` is https)."""
     transport = httpx.ASGITransport(app=haven, client=(address, 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://haven.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
         yield client
 
 
@@ -72,3 +85,13 @@ def position_in(html: str) -> int:
     found = re.search(r"Your place in the queue: ([0-9,]+)", html)
     assert found, "no place on this page"
     return int(found.group(1).replace(",", ""))
+
+
+async def until(condition: Callable[[], bool], *, steps: int = 10_000) -> None:
+    """Let the other tasks of this loop run until ``condition`` holds; fail if it never does (they
+    all wait on something else) rather than hang."""
+    for _ in range(steps):
+        if condition():
+            return
+        await asyncio.sleep(0)  # a turn of the loop for the others, not a wait on the clock
+    raise AssertionError(f"still not so after {steps} turns of the event loop")

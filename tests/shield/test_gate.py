@@ -1,4 +1,4 @@
-"""The gate in front of the dynamic routes: passes, tickets, the waiting page and its status, the
+"""The shield in front of the dynamic routes: passes, tickets, the waiting page and its status, the
 operators' API, rate limits and forged cookies. (The stub application stands in for the portal.)"""
 
 from __future__ import annotations
@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 
 from haven.app import Haven
-from haven.shield import gate as gate_module
+from haven.shield.admission import HASH_RETRY
 from haven.shield.limiter import Limiter
 from haven.shield.tokens import Pass, Signer, Ticket
 from haven.web.asgi import Receive, Scope, Send
+from haven.web.cookies import HOLDER_COOKIE
+from haven.web.security import sign
 from tests.conftest import TEST_SECRET
-from tests.shield.gate_kit import admin_headers, browser, gated, position_in, steer, stub
+from tests.html import elements
+from tests.shield.gate_kit import admin_headers, browser, gated, position_in, steer, stub, until
 
 SIGN_UP = "/en/account/sign-up"
 
@@ -92,9 +95,6 @@ async def test_refreshing_new_tabs_and_the_other_language_keep_the_place(haven: 
 
 
 async def test_a_signed_in_account_holds_one_place_on_any_device(haven: Haven) -> None:
-    from haven.web.personal import HOLDER_COOKIE
-    from haven.web.security import sign
-
     await queueing(haven)
     holder = sign("1234", TEST_SECRET, HOLDER_COOKIE)
     async with browser(haven) as someone_else:
@@ -127,7 +127,8 @@ async def test_when_the_turn_comes_the_ticket_becomes_a_pass(haven: Haven) -> No
         assert "haven_ticket" not in client.cookies  # cleared
         turn = await client.get("/en/waiting-room?next=/en/account")
         assert turn.status_code == 200
-        assert "There is no queue right now" in turn.text or "It is your turn" in turn.text
+        assert "There is no queue right now" in turn.text  # in, with a pass: nothing to wait for
+        assert elements(turn.text, "a", class_="button")[0]["href"] == "/en/account"
 
 
 async def test_a_turn_claimed_on_a_request_the_limiter_sheds_still_gives_the_pass(
@@ -158,11 +159,10 @@ async def test_a_turn_claimed_on_a_request_the_limiter_sheds_still_gives_the_pas
 
 
 async def test_password_hashes_wait_in_a_lane_of_their_own_and_pages_go_past(
-    app: Haven, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    app: Haven, tmp_path: Path
 ) -> None:
     """Two sign-ins hash at once per worker; a third waits a moment, then is told to come back,
     while pages (and other forms) go past them all the time."""
-    monkeypatch.setattr(gate_module, "HASH_WAIT", 0.2)
     hashing = asyncio.Event()
 
     async def slow_hashes(scope: Scope, receive: Receive, send: Send) -> None:
@@ -170,18 +170,19 @@ async def test_password_hashes_wait_in_a_lane_of_their_own_and_pages_go_past(
             await hashing.wait()  # the hash that takes its time
         await stub(scope, receive, send)
 
-    haven = gated(app, tmp_path / "var", behind=slow_hashes)
+    haven = gated(app, tmp_path / "var", behind=slow_hashes, hash_wait=0.05)
+    lane = haven.shield.lane  # type: ignore[union-attr]
     async with browser(haven) as client:
         await client.get(SIGN_UP)  # a pass
         first = asyncio.create_task(client.post(SIGN_UP, data={}))
         second = asyncio.create_task(client.post(SIGN_UP, data={}))
-        await asyncio.sleep(0.05)
-        assert haven.shield.lane.busy == 2  # type: ignore[union-attr]
+        await until(lambda: lane.busy == 2 or first.done() or second.done())
+        assert lane.busy == 2  # both hashes under way, neither sign-in over
         assert haven.shield.limiter.in_flight == 0  # type: ignore[union-attr]  # the lane is their limit
         assert haven.shield.limiter.pressure() == 0.0  # type: ignore[union-attr]
         third = await client.post(SIGN_UP, data={})
         assert third.status_code == 503
-        assert third.headers["retry-after"] == str(gate_module.HASH_RETRY)
+        assert third.headers["retry-after"] == str(HASH_RETRY)
         assert haven.shield.limiter.pressure() > 0.0  # type: ignore[union-attr]  # the room feels it
         page = await client.get("/en/account")
         assert page.status_code == 200  # pages are not held behind the hashes
@@ -204,8 +205,8 @@ async def test_the_status_is_json_with_words_in_both_languages(haven: Haven) -> 
     assert status["position"] == 1
     assert status["eta_seconds"] is None  # paused: no estimate rather than a wrong one
     assert 24 <= status["check_again_seconds"] <= 36  # the line is not moving: no need to ask often
-    assert "1" in status["text"]["en"]["summary"]
-    assert "file" in status["text"]["fr"]["summary"]
+    assert status["text"]["en"]["summary"].startswith("Your place in the queue: 1.")
+    assert status["text"]["fr"]["summary"].startswith("Votre place dans la file\u00a0: 1.")
 
 
 async def test_forged_altered_expired_and_foreign_cookies_are_refused_and_counted(
@@ -341,11 +342,27 @@ async def test_the_waiting_page_answers_head_and_refuses_post(haven: Haven) -> N
         assert (await client.post("/en/waiting-room")).status_code == 405
 
 
-async def test_next_never_leads_off_site(haven: Haven) -> None:
+@pytest.mark.parametrize(
+    ("asked", "kept"),
+    [
+        ("/en/account", "/en/account"),  # a page of this site: kept
+        ("//evil.example/x", ""),  # another site, to a browser
+        ("/\\evil.example/x", ""),
+        ("https://evil.example/x", ""),
+        ("/en/account\r\nLocation: x", ""),
+    ],
+)
+async def test_next_never_leads_off_site(haven: Haven, asked: str, kept: str) -> None:
+    """Where the waiting page goes on to, and what its "Check your place" button carries along."""
     await queueing(haven)
     async with browser(haven) as client:
-        page = (await client.get("/en/waiting-room?next=//evil.example/x")).text
-    assert "evil.example" not in page
+        waiting = (await client.get("/en/waiting-room", params={"next": asked})).text
+        await steer(haven, action="open")
+        turn = (await client.get("/en/waiting-room", params={"next": asked})).text
+    carried = [field["value"] for field in elements(waiting, "input", name="next")]
+    assert carried == ([kept] if kept else [])
+    assert elements(waiting, "div", role="status")[0]["data-continue"] == (kept or "/en/")
+    assert elements(turn, "a", class_="button")[0]["href"] == (kept or "/en/")
 
 
 async def test_odd_cookies_never_cause_a_server_error(haven: Haven) -> None:

@@ -10,6 +10,7 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -45,6 +46,27 @@ def fresh_visit(server: RunningServer, cookies: httpx.Cookies | None = None) -> 
         return answer
 
 
+def poll(condition: Callable[[], bool], what: str, within: float = 30.0) -> None:
+    """Ask again until ``condition`` holds (each check is a request to the server); ``within`` only
+    guards against a server that never gets there."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)  # between two checks, not a wait for anything
+
+
+def every_worker_says(server: RunningServer, queueing: bool, looks: int = 10) -> bool:
+    """Whether ``looks`` fresh looks in a row at the waiting page find the room queueing newcomers
+    (503) or letting them in (200). A HEAD takes no place, and each look is a new connection, so
+    that any worker may answer it."""
+    wanted = 503 if queueing else 200
+    for _ in range(looks):
+        with httpx.Client(base_url=server.base_url, timeout=10) as client:
+            if client.head("/en/waiting-room").status_code != wanted:
+                return False
+    return True
+
+
 def place(answer: httpx.Response) -> int:
     found = re.search(r"Your place in the queue: ([0-9,]+)", answer.text)
     assert found, answer.text[:300]
@@ -70,7 +92,8 @@ def test_the_shield_queues_admits_and_recovers_in_a_real_server(
 
         status = haven_room(server, var_dir, "pause", **env)
         assert status["mode"] == "paused"
-        time.sleep(1.5)  # every worker reads the room once a second
+        # Each worker reads the room at its next tick: wait until they all queue newcomers.
+        poll(lambda: every_worker_says(server, queueing=True), "the workers never saw the room paused")
         first, second = httpx.Cookies(), httpx.Cookies()
         assert place(fresh_visit(server, first)) == 1
         assert place(fresh_visit(server, second)) == 2
@@ -79,18 +102,13 @@ def test_the_shield_queues_admits_and_recovers_in_a_real_server(
         assert fresh_visit(server, admitted).status_code == 200  # people already in stay in
 
         haven_room(server, var_dir, "rate", "20", **env)
-        deadline = time.monotonic() + 10
-        while fresh_visit(server, first).status_code != 200:
-            assert time.monotonic() < deadline, "the line never moved"
-            time.sleep(0.3)
+        poll(lambda: fresh_visit(server, first).status_code == 200, "the line never moved")
         assert "haven_pass" in first
 
         status = haven_room(server, var_dir, "resume", **env)
         assert status["mode"] == "auto"
-        deadline = time.monotonic() + 10
-        while fresh_visit(server, httpx.Cookies()).status_code != 200:  # drained: no queue again
-            assert time.monotonic() < deadline, "the room never switched itself off"
-            time.sleep(0.3)
+        poll(lambda: every_worker_says(server, queueing=False), "the room never switched itself off")
+        assert fresh_visit(server, httpx.Cookies()).status_code == 200  # drained: no queue again
         status = haven_room(server, var_dir, "status", **env)
         assert status["store"] == ("memory" if setup == "embedded" else "redis")
         assert status["queueing"] is False

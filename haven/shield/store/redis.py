@@ -288,7 +288,7 @@ return {lapsed, more}
 
 @contextlib.contextmanager
 def _unavailable_on_error() -> Iterator[None]:
-    """Whatever goes wrong between us and Redis is one thing to the gate: the store is unavailable."""
+    """Whatever goes wrong between us and Redis is one thing to the room: the store is unavailable."""
     try:
         yield
     except (RedisError, OSError, TimeoutError) as error:

@@ -1,0 +1,61 @@
+"""Every cookie Haven sets: their names, and the one writer, so that all of them carry the same
+attributes: ``HttpOnly``, ``SameSite=Lax``, ``Path=/`` and, whenever the visitor reached Haven over
+TLS, ``Secure``.
+
+Over TLS means any of: the request came over https; our own proxy says it did (the last entry of
+``X-Forwarded-Proto``, believed only with ``HAVEN_BEHIND_PROXY``); or Haven's public address is https,
+in which case browsers only ever reach it over TLS, whatever a proxy that says nothing forwards.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from haven.settings import Settings
+from haven.web.asgi import Scope, header
+from haven.web.security import forwarded_https
+
+PASS_COOKIE: Final = "haven_pass"  # noqa: S105 - a cookie name, not a secret
+TICKET_COOKIE: Final = "haven_ticket"
+SESSION_COOKIE: Final = "haven_session"
+CSRF_COOKIE: Final = "haven_csrf"
+# Names the signed-in account to the waiting room (signed, so it cannot be borrowed), which keeps one
+# place in the queue per account whatever the browser. It grants nothing else.
+HOLDER_COOKIE: Final = "haven_holder"
+NAMES: Final = frozenset((PASS_COOKIE, TICKET_COOKIE, SESSION_COOKIE, CSRF_COOKIE, HOLDER_COOKIE))
+# What RFC 6265 allows in a cookie value: every value Haven writes is URL-safe text, so anything else
+# is a mistake of ours, refused loudly rather than sent as a header a browser would cut short.
+_FORBIDDEN: Final = frozenset(' ",;\\\x7f') | frozenset(chr(c) for c in range(0x20))
+
+
+class Cookies:
+    """Writes Haven's ``Set-Cookie`` headers for one configuration (the proxy, the public address)."""
+
+    def __init__(self, *, behind_proxy: bool, public_url: str) -> None:
+        self.behind_proxy = behind_proxy
+        self.always_secure = public_url.startswith("https://")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Cookies:
+        return cls(behind_proxy=settings.behind_proxy, public_url=settings.public_url)
+
+    def secure(self, scope: Scope) -> bool:
+        """Whether the visitor reached Haven over TLS (see the module's docstring)."""
+        if self.always_secure or scope.get("scheme") == "https":
+            return True
+        return forwarded_https(self.behind_proxy, header(scope, b"x-forwarded-proto"))
+
+    def header(self, scope: Scope, name: str, value: str, max_age: int | None = None) -> tuple[bytes, bytes]:
+        """The ``Set-Cookie`` header for ``name``: kept ``max_age`` seconds, or until the browser
+        closes when None (sessions); 0 deletes it."""
+        if name not in NAMES:
+            raise ValueError(f"{name} is not one of Haven's cookies")
+        if any(c in _FORBIDDEN for c in value) or not value.isascii():
+            raise ValueError(f"{name}: a cookie value must be plain URL-safe text")
+        lifetime = "" if max_age is None else f"; Max-Age={max_age}"
+        secure = "; Secure" if self.secure(scope) else ""
+        return b"set-cookie", f"{name}={value}{lifetime}; Path=/; HttpOnly; SameSite=Lax{secure}".encode()
+
+    def deletion(self, scope: Scope, name: str) -> tuple[bytes, bytes]:
+        """The header that removes ``name`` from the browser."""
+        return self.header(scope, name, "", 0)

@@ -1,0 +1,86 @@
+"""The front's general layers, each an ASGI middleware of one concern: finished pages from memory,
+the limit on the request target, and the problem page for a failure nobody answered.
+
+``haven.app.compose`` stacks them with the operations endpoints, the metrics and the shield; the
+README's "How it is built" draws the stack.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Final
+
+from haven.web.asgi import ASGIApp, Noted, Receive, Scope, Send, name_route, target_length
+from haven.web.pagecache import CachedResponse, send_plain
+from haven.web.querypages import QueryPages
+
+# Longer request targets are refused before any routing: no page of ours is near this long, and
+# routing or logging a megabyte of path is work an attacker should not get for free.
+MAX_TARGET_BYTES: Final = 2048
+logger = logging.getLogger("haven")
+
+
+class FinishedPages:
+    """Answers from memory what was rendered ahead of time: the site's pages, assets and sitemap by
+    exact path, and query pages (calculators, the eligibility check) from their LRU. Such answers are
+    never queued and never reach the application."""
+
+    def __init__(
+        self, app: ASGIApp, responses: Mapping[str, CachedResponse], query_pages: QueryPages
+    ) -> None:
+        self.app = app
+        self.responses = responses
+        self.query_pages = query_pages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        cached = self.responses.get(path)
+        if cached is None and target_length(scope) <= MAX_TARGET_BYTES:
+            # A query page over the limit is refused further down, as any other long target is.
+            cached = self.query_pages.find(path, scope["query_string"])
+        if cached is None:
+            await self.app(scope, receive, send)
+            return
+        name_route(scope, cached.route_class)
+        await cached.serve(scope, send)
+
+
+class TargetLimit:
+    """Refuses a request target longer than ``MAX_TARGET_BYTES`` with a 414."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_TARGET_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and target_length(scope) > self.limit:
+            name_route(scope, "refused")
+            await send_plain(send, 414, "URI Too Long\n")
+            return
+        await self.app(scope, receive, send)
+
+
+class ProblemPage:
+    """Right above the application: a failure it did not answer gets the bilingual problem page
+    (500), and is logged once, here. A failure after the answer started cannot change it: it is
+    only logged."""
+
+    def __init__(self, app: ASGIApp, page: CachedResponse) -> None:
+        self.app = app
+        self.page = page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        noted = Noted(send)
+        try:
+            await self.app(scope, receive, noted)
+        except Exception:
+            logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if noted.status == 0:
+                await self.page.send_as_is(scope, send)
