@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from html import unescape
@@ -31,9 +32,8 @@ async def started(app: Haven) -> AsyncIterator[Haven]:
         await incoming.put({"type": "lifespan.shutdown"})
         assert (await sent.get())["type"] == "lifespan.shutdown.complete"
         await lifespan
-        # aiosqlite's close() does not join its worker threads; let them finish on this loop.
-        import threading
-
+        # aiosqlite's close() does not join its worker threads; a worker still finishing when this
+        # test's event loop closes would report to a closed loop (and fail the next test).
         for thread in threading.enumerate():
             if "_connection_worker_thread" in thread.name:
                 await asyncio.to_thread(thread.join, 5)

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,31 +12,17 @@ from fastapi import FastAPI
 
 from haven.app import Haven, create_app
 from haven.cli import main
-from haven.web.asgi import Message
 from tests.conftest import make_settings
+from tests.visitor import started
 
 
 @asynccontextmanager
 async def running(app: Haven) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan started, as a server would run it."""
-    incoming: asyncio.Queue[Message] = asyncio.Queue()
-    sent: asyncio.Queue[Message] = asyncio.Queue()
-    lifespan = asyncio.create_task(app({"type": "lifespan"}, incoming.get, sent.put))
-    await incoming.put({"type": "lifespan.startup"})
-    assert (await sent.get())["type"] == "lifespan.startup.complete"
-    try:
+    """The app with its lifespan started, as a server would run it, and a client to it."""
+    async with started(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://haven.test") as client:
             yield client
-    finally:
-        await incoming.put({"type": "lifespan.shutdown"})
-        assert (await sent.get())["type"] == "lifespan.shutdown.complete"
-        await lifespan
-        # aiosqlite's close() does not join its worker thread; a worker still finishing when this
-        # test's event loop closes would report to a closed loop (and fail the next test).
-        for thread in threading.enumerate():
-            if "_connection_worker_thread" in thread.name:
-                await asyncio.to_thread(thread.join, 5)
 
 
 async def test_liveness_and_readiness_with_the_database_up(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from sqlalchemy import func, select, text
 
@@ -56,6 +57,17 @@ async def count_profiles(visitor: Visitor) -> int:
     database = visitor.app.services.database
     async with database.transaction() as session:
         return int(await session.scalar(select(func.count()).select_from(Profile)) or 0)
+
+
+async def submit_from_check_page(site: Visitor, task_list: str, *, declared: bool = True) -> httpx.Response:
+    """Submit as the "check your answers" page does: its CSRF token and submission key, with the
+    declaration ticked unless ``declared`` is False."""
+    page = await site.get(f"{task_list}/check-answers")
+    assert page.status_code == 200
+    form = {"csrf": hidden(page.text, "csrf"), "submit_key": hidden(page.text, "submit_key")}
+    if declared:
+        form["declaration"] = "yes"
+    return await site.client.post(f"{task_list}/submit", data=form)
 
 
 async def test_a_profile_is_filled_checked_and_submitted_once(site: Visitor) -> None:
@@ -266,11 +278,7 @@ async def test_submitting_needs_the_declaration(site: Visitor) -> None:
     await site.sign_up_and_in("jo@example.org")
     task_list = await start_profile(site)
     await fill_profile(site, task_list)
-    page = await site.get(f"{task_list}/check-answers")
-    refused = await site.client.post(
-        f"{task_list}/submit",
-        data={"csrf": hidden(page.text, "csrf"), "submit_key": hidden(page.text, "submit_key")},
-    )
+    refused = await submit_from_check_page(site, task_list, declared=False)
     assert refused.status_code == 422
     assert "Select to confirm that your answers are true and complete" in refused.text
     assert await count_profiles(site) == 1
@@ -280,16 +288,7 @@ async def test_submitting_needs_the_declaration(site: Visitor) -> None:
 async def test_a_profile_cannot_be_submitted_before_the_email_address_is_confirmed(site: Visitor) -> None:
     task_list = await unconfirmed_applicant(site, "uma@example.org")
     assert "Confirm your email address" in (await site.get("/en/account")).text
-    page = await site.get(f"{task_list}/check-answers")
-    assert page.status_code == 200
-    refused = await site.client.post(
-        f"{task_list}/submit",
-        data={
-            "csrf": hidden(page.text, "csrf"),
-            "submit_key": hidden(page.text, "submit_key"),
-            "declaration": "yes",
-        },
-    )
+    refused = await submit_from_check_page(site, task_list)
     assert refused.status_code == 422
     assert "Confirm your email address before you submit: use the link we sent you" in refused.text
     assert "Select to confirm" not in refused.text  # declared: the address is the only reason
@@ -345,15 +344,7 @@ async def test_results_that_went_stale_stop_a_submission_and_say_why(site: Visit
         answers = dict(profile.answers)
         answers["languages"] = {**answers["languages"], "date1": "2023-01-10"}
         profile.answers = answers
-    page = await site.get(f"{task_list}/check-answers")
-    response = await site.client.post(
-        f"{task_list}/submit",
-        data={
-            "csrf": hidden(page.text, "csrf"),
-            "submit_key": hidden(page.text, "submit_key"),
-            "declaration": "yes",
-        },
-    )
+    response = await submit_from_check_page(site, task_list)
     assert response.status_code == 422
     assert "more than 2 years old" in response.text
     assert await count_profiles(site) == 1
