@@ -178,9 +178,13 @@ def read_fields(
     *,
     today: dt.date | None = None,
 ) -> None:
+    """Read each field of ``specs`` from ``params`` into ``reading``. Dates are judged against
+    ``today``, which comes from the app's clock: a date field without it is a mistake of ours."""
     for spec in specs:
         if spec.kind in (Kind.DATE, Kind.MONTH):
-            _read_date(spec, params, words, reading, today or dt.date.today())
+            if today is None:
+                raise ValueError(f"the date field {spec.name!r} is read without today's date")
+            _read_date(spec, params, words, reading, today)
         else:
             read_field(spec, params.get(spec.name), words, reading)
 
