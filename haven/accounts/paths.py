@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from haven.web.i18n import Language
+from haven.web.i18n import LANGUAGES, Language
 
 PATHS: Final[dict[str, dict[Language, str]]] = {
     "home": {"en": "/en/account", "fr": "/fr/compte"},
@@ -29,4 +29,4 @@ def path(name: str, lang: Language) -> str:
 
 def password_paths() -> frozenset[str]:
     """Every address, in both languages, whose POST hashes a password."""
-    return frozenset(PATHS[name][lang] for name in PASSWORD_PAGES for lang in ("en", "fr"))
+    return frozenset(PATHS[name][lang] for name in PASSWORD_PAGES for lang in LANGUAGES)

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from markupsafe import escape
 
-from haven.shield.room import HOLD_WITHIN
+from haven.shield.eta import due_soon
 from haven.web.clock import OTTAWA
 from haven.web.i18n import LANGUAGES, OTHER, Language
 from haven.web.templates import Layout, render_bilingual
@@ -71,7 +71,7 @@ class View:
             base = MIN_POLL * 2
         elif speed < 1e-3:
             base = MAX_POLL / 2 if self.position <= 100 else MAX_POLL
-        elif 0 <= self.eta_high <= HOLD_WITHIN:
+        elif due_soon(self.eta_high):
             # The turn is near: the room holds the next check until it comes, so check at once
             # (people go in at the tick that reaches them, in the order they came).
             return FRONT_POLL

@@ -39,7 +39,6 @@ from typing import Any, Final, Protocol
 
 from haven.shield import outflow
 from haven.shield.eta import HOLD_SECONDS, LineMeter, due_soon, wait_range
-from haven.shield.eta import HOLD_WITHIN as HOLD_WITHIN  # the waiting page polls by it
 from haven.shield.shuffle import Shuffle
 from haven.shield.store import RoomState, Store
 from haven.shield.store.fallback import FallbackStore
@@ -148,9 +147,6 @@ class Room:
     @property
     def fallbacks(self) -> int:
         return self.stores.fallbacks
-
-    def _fall_back(self, error: Exception) -> None:
-        self.stores.fall_back(error)
 
     @property
     def name(self) -> str:

@@ -72,7 +72,7 @@ async def test_a_worker_goes_back_to_the_shared_room_when_redis_answers_again(
     haven = gated(app, tmp_path / "var", store=store)
     room = haven.shield.room  # type: ignore[union-attr]
     try:
-        room._fall_back(RuntimeError("a test says so"))  # as after a failed call
+        room.stores.fall_back(RuntimeError("a test says so"))  # as after a failed call
         assert room.degraded
         await room.tick()
         assert not room.degraded
