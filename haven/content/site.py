@@ -32,6 +32,10 @@ from haven.web.pagecache import (
 from haven.web.templates import Renderer, render_bilingual
 
 FOOTER_KEYS: Final = ("help", "service-status", "cookies", "privacy", "accessibility")
+# Content pages that are live: the site renders their words but does not finish them; another part of
+# Haven fills the live figures in and serves them (the service status page: the waiting room's state,
+# ``haven.shield.status_page``). They are in the sitemap and the footer, not in a static export.
+LIVE_KEYS: Final = ("service-status",)
 # How long a client told "busy" should wait before trying again, in seconds.
 BUSY_RETRY_AFTER: Final = 30
 
@@ -49,6 +53,8 @@ class Site:
     files: Mapping[str, CachedResponse]
     renderer: Renderer
     base_url: str
+    # (language, key) of each live page → the context its template takes, as a content page's.
+    live_pages: Mapping[tuple[Language, str], Mapping[str, Any]]
 
     def chrome(self, lang: Language) -> dict[str, object]:
         """What every page of the site layout needs besides its own content."""
@@ -89,6 +95,7 @@ def build_site(
     base = settings.base_url
     responses: dict[str, CachedResponse] = {}
     files: dict[str, CachedResponse] = {}
+    live_pages: dict[tuple[Language, str], Mapping[str, Any]] = {}
 
     for lang in LANGUAGES:
         _ = renderer.gettext(lang)
@@ -101,32 +108,34 @@ def build_site(
 
         for page in library.in_language(lang):
             other = library.translation(page)
-            html = renderer.render(
-                f"content/{page.template}.html",
-                lang,
-                page=page,
-                title=page.title,
-                description=page.summary,
+            context: dict[str, Any] = {
+                "page": page,
+                "title": page.title,
+                "description": page.summary,
                 # Safe: our Markdown renderer escapes raw HTML (html=False); only its own tags remain.
-                body=Markup(render_body(page, resolve, table_label)),  # noqa: S704
-                canonical=base + page.path,
-                alternates={p.lang: base + p.path for p in (page, other)},
-                toggle_href=other.path,
-                crumbs=[
+                "body": Markup(render_body(page, resolve, table_label)),  # noqa: S704
+                "canonical": base + page.path,
+                "alternates": {p.lang: base + p.path for p in (page, other)},
+                "toggle_href": other.path,
+                "crumbs": [
                     (_("Home") if crumb.key == "home" else crumb.title, crumb.path)
                     for crumb in library.breadcrumbs(page)
                 ],
-                children=[library.get(lang, key) for key in page.children],
-                tasks=[library.get(lang, key) for key in page.tasks],
-                footer_links=footer_links,
-                start_href=links.get(page.key, {}).get(lang),
-                noindex=False,
-            )
+                "children": [library.get(lang, key) for key in page.children],
+                "tasks": [library.get(lang, key) for key in page.tasks],
+                "footer_links": footer_links,
+                "start_href": links.get(page.key, {}).get(lang),
+                "noindex": False,
+            }
+            if page.slug:
+                responses[page.path + "/"] = redirect(page.path)
+            if page.key in LIVE_KEYS:
+                live_pages[(lang, page.key)] = context
+                continue
+            html = renderer.render(f"content/{page.template}.html", lang, **context)
             response = build(html.encode(), content_type=HTML, cache_control=PUBLIC_PAGE)
             responses[page.path] = response
             files[_file_name(page.path)] = response
-            if page.slug:
-                responses[page.path + "/"] = redirect(page.path)
         responses[f"/{lang}"] = redirect(f"/{lang}/")
 
     def bilingual(template: str, *, status: int, cache_control: str, **extra: Any) -> CachedResponse:
@@ -176,7 +185,7 @@ def build_site(
         responses[item.url] = response
         files[item.url.lstrip("/")] = response
 
-    return Site(responses, not_found, busy, problem, library, assets, files, renderer, base)
+    return Site(responses, not_found, busy, problem, library, assets, files, renderer, base, live_pages)
 
 
 def _file_name(path: str) -> str:

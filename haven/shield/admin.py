@@ -171,7 +171,7 @@ async def operate(
         return await send_json(send, 405, {"detail": "Use GET or POST."}, [(b"allow", b"GET, POST")])
     try:
         if method == "GET":
-            state = await room.store.state(room.name, room.now(), room.settings.ticket_ttl)
+            state = await room.store.state(room.name, room.now())
             return await send_json(send, 200, describe(room, state, worker()))
         body = await read_body(receive)
         if body is None:
@@ -182,7 +182,7 @@ async def operate(
             detail = [{"loc": ["body", error.field], "msg": str(error), "type": "value_error"}]
             return await send_json(send, 422, {"detail": detail})
         await room.store.configure(room.name, **changes)
-        room.state = await room.store.state(room.name, room.now(), room.settings.ticket_ttl)
+        room.state = await room.store.state(room.name, room.now())
         logger.warning("waiting room %s: %s", room.settings.name, changes)
         return await send_json(send, 200, describe(room, room.state, worker()))
     except StoreUnavailable:

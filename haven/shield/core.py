@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Final
 from urllib.parse import parse_qs
@@ -24,6 +24,7 @@ from haven.settings import Settings
 from haven.shield.lane import Lane, Origin
 from haven.shield.limiter import Limiter, watch_loop_lag
 from haven.shield.pages import STATUS_PATH, State, View, WaitingPages
+from haven.shield.public import PublicState
 from haven.shield.ratelimits import ClientLimits
 from haven.shield.room import Place, Room, RoomSettings
 from haven.shield.store import Store
@@ -78,12 +79,14 @@ class Shield:
         self.lane = Lane(HASH_SLOTS, hash_wait, HASH_PRESSURE, self.limiter.note_pressure)
         room_settings = room_settings or RoomSettings(
             name=settings.room,
-            ticket_ttl=settings.place_kept_minutes * 60.0,
+            place_kept=settings.place_kept_minutes * 60.0,
+            # Long enough for the longest claim window: the place kept, or a turn email's link.
+            history=max(1800.0, settings.place_kept_minutes * 60.0, settings.turn_link_minutes * 60.0 + 300),
             pass_seconds=settings.pass_minutes * 60.0,
             start_rate=float(settings.admit_start),
         )
         self.room = Room(store, self.signer, Origin(self.limiter, self.lane), room_settings, now=now)
-        self.pages = WaitingPages(layout, self.room.settings.ticket_ttl, settings.join_work)
+        self.pages = WaitingPages(layout, self.room.settings.place_kept, settings.join_work)
         self.work = Work(self.signer, room_settings.name, settings.join_work, now)
         self.limits = ClientLimits(settings)
         self.cookies = Cookies.from_settings(settings)
@@ -91,6 +94,9 @@ class Shield:
         self.refused: dict[tuple[str, str], int] = {}  # (cookie, reason) -> count
         self.sheds: dict[str, int] = {}  # "rate" -> 429s sent (the limiter and the lane count theirs)
         self._tasks: list[asyncio.Task[None]] = []
+        # Called with the room's public state after every tick (the app publishes the state
+        # document and the live status page with them; the turn emails go out from one).
+        self.after_tick: list[Callable[[PublicState], Awaitable[None]]] = []
 
     # Lifecycle ---------------------------------------------------------------------------------------
 
@@ -105,6 +111,12 @@ class Shield:
                 await self.room.tick()
             except Exception:
                 logger.exception("waiting-room tick failed")
+            public = self.room.public
+            for hook in self.after_tick:
+                try:
+                    await hook(public)
+                except Exception:
+                    logger.exception("after-tick hook %s failed", getattr(hook, "__qualname__", hook))
             await asyncio.sleep(every)
 
     async def stop(self) -> None:
@@ -205,6 +217,9 @@ class Shield:
         if isinstance(place, View):
             return replace(place, next=target)
         state: State
+        room = self.room
+        before_draw = room.state.mode == "event" and room.state.prequeue < 0
+        number = None if before_draw else room.effective(place.ticket.number)
         if place.reached:
             state = "your-turn"
         elif place.lapsed:
@@ -213,7 +228,9 @@ class Shield:
             state = "before-opening"
         else:
             state = "waiting"
-        return View(state, place.position, place.eta_low, place.eta_high, place.opens_at, target)
+        return View(
+            state, place.position, place.eta_low, place.eta_high, place.opens_at, target, number=number
+        )
 
     # Answers -----------------------------------------------------------------------------------------
 

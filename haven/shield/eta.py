@@ -4,12 +4,17 @@ No I/O and no clock (times come in as arguments). The room feeds ``LineMeter`` o
 room's counters and what it pushed the serving counter by; the meter measures the no-show rate
 (which the outflow makes up for) and how many workers' worth move the line (one, with one worker).
 
-The speed is this worker's outflow as the controller has just set it (no-shows included), times
-the workers' worth. The counter's own past speed would lag the controller, and tell the first
-people in a new line of waits many times too long or too short. The wait is shown as a range: the
-low end assumes the line speeds up by a quarter, the high end that it slows down to three
-quarters. A check from someone whose turn is due within ten seconds is held until the tick that
-reaches it, so people near the front go in in the order of the line.
+The speed is how fast the counter has actually moved, over a span as long as the wait of the last
+person in line (at least MEASURE_TICKS, at most SPEED_HISTORY): the controller steps its rate up and
+down every tick as the origin's load comes and goes, while the counter's movement over minutes is
+steady, and it is what the people waiting will see. Until the line has MEASURE_TICKS of history,
+the speed is this worker's outflow as the controller has just set it (no-shows included), times the
+workers' worth. The wait is shown as a range, from
+the model's slow and fast ends (``SpeedBand``): how far the line's actual movement has strayed from
+the speed predicted, over the horizons people wait, its 20th and 80th percentiles. Until it has seen
+enough, the band is three quarters to five quarters. A check from someone whose turn is due within
+ten seconds is held until the tick that reaches it, so people near the front go in in the order of
+the line.
 """
 
 from __future__ import annotations
@@ -20,8 +25,19 @@ from typing import Final
 from haven.shield.outflow import MAX_NO_SHOW, pace
 from haven.shield.store import RoomState
 
-ETA_FAST: Final = 1.25  # the low end of the ETA range: the line speeds up by a quarter
-ETA_SLOW: Final = 0.75  # the high end: the line slows down to three quarters
+ETA_FAST: Final = 1.25  # the band before it is measured: the line speeds up by a quarter
+ETA_SLOW: Final = 0.75  # or slows down to three quarters
+# The band: the actual movement of the line over HORIZONS ticks against the speed predicted at
+# their start, the last BAND_WINDOW of those ratios, their BAND_LOW and BAND_HIGH percentiles once
+# there are BAND_MIN of them; never narrower than BAND_NARROWEST either side.
+HORIZONS: Final = (15, 60, 240, 900, 1800)
+MEASURE_TICKS: Final = 30  # ticks of a line's movement before it is its own measure of speed
+SPEED_HISTORY: Final = 1800  # ticks of the counter's movement the speed may be measured over
+BAND_WINDOW: Final = 900
+BAND_MIN: Final = 30
+BAND_LOW: Final = 0.2
+BAND_HIGH: Final = 0.8
+BAND_NARROWEST: Final = 0.1
 NO_SHOW_WINDOW: Final = 30  # ticks of history behind the no-show rate
 SPEED_TICKS: Final = 10  # ticks behind each measure of the workers' share of the line
 # Ticks a reached visitor may take to claim before counting as a no-show: the page near the front
@@ -44,6 +60,7 @@ class LineMeter:
         self.workers = 1.0  # the line's speed over this worker's push: how many workers' worth
         self._history: deque[tuple[float, int, int]] = deque(maxlen=NO_SHOW_WINDOW + CLAIM_LAG + 1)
         self._pushed: deque[float] = deque(maxlen=SPEED_TICKS)  # what this worker moved the line by
+        self._counter: deque[tuple[float, int]] = deque(maxlen=SPEED_HISTORY + 1)  # (time, serving)
         self._moving = 0  # ticks in a row with a line
 
     def measure(self, now: float, state: RoomState) -> None:
@@ -52,7 +69,12 @@ class LineMeter:
         history.append((now, state.serving, state.claimed))
         if state.waiting == 0 and state.serving >= state.issued:
             self._moving = 0
+            self._counter.clear()
         else:
+            if state.mode == "paused" or (state.mode == "event" and state.prequeue < 0):
+                self._counter.clear()  # a stopped line says nothing about its speed once it moves
+            else:
+                self._counter.append((now, state.serving))
             # Over the ticks since the line formed (the counter moves after each measure): what it
             # moved against what this worker moved it by. One worker: 1. Several: their number,
             # or rather the total rate over this worker's, as their rates follow the same origin.
@@ -89,18 +111,78 @@ class LineMeter:
             return state.rate
         if state.mode == "paused" or (state.mode == "event" and state.prequeue < 0):
             return 0.0
-        return self.workers * pace(rate, self.no_show)
+        measured = self.measured(state.waiting)
+        return self.workers * pace(rate, self.no_show) if measured is None else measured
+
+    def measured(self, waiting: int) -> float | None:
+        """How fast the counter moved over the wait of the last of ``waiting`` people (None while
+        the line is too young to tell)."""
+        counter = self._counter
+        if len(counter) <= MEASURE_TICKS:
+            return None
+        recent = self._over(MEASURE_TICKS)
+        if recent < STILL:
+            return recent
+        ticks = (counter[-1][0] - counter[-1 - MEASURE_TICKS][0]) / MEASURE_TICKS
+        span = round(waiting / recent / max(ticks, 1e-3))
+        return self._over(min(len(counter) - 1, max(MEASURE_TICKS, span)))
+
+    def _over(self, ticks: int) -> float:
+        (then, counter), (now, serving) = self._counter[-1 - ticks], self._counter[-1]
+        return (serving - counter) / (now - then) if now > then else 0.0
 
 
-def wait_range(ahead: int, speed: float, tick_seconds: float) -> tuple[float, float]:
+class SpeedBand:
+    """How far the line's actual speed strays from the speed predicted: the model's uncertainty,
+    measured rather than assumed, at the horizon of the wait of the people joining now (the
+    controller's swings show over a minute, not over an hour)."""
+
+    def __init__(self) -> None:
+        self._past: deque[tuple[float, int, float]] = deque(maxlen=max(HORIZONS) + 1)
+        self._ratios = {horizon: deque[float](maxlen=BAND_WINDOW) for horizon in HORIZONS}
+        self.low = ETA_SLOW
+        self.high = ETA_FAST
+
+    def observe(self, now: float, serving: int, speed: float, waiting: int, *, moving: bool) -> None:
+        """Once a tick: the counter, the speed predicted from now on and the people in line
+        (``moving``: people wait and the line is meant to move; a line that stops starts a new
+        measure)."""
+        past = self._past
+        if not moving:
+            past.clear()
+            return
+        past.append((now, serving, speed))
+        for horizon in HORIZONS:
+            if len(past) <= horizon:
+                break
+            then, counter, predicted = past[-1 - horizon]
+            if predicted >= STILL and now > then:
+                self._ratios[horizon].append((serving - counter) / ((now - then) * predicted))
+        # The horizon nearest below the wait of the last in line (in ticks, one a second or so),
+        # or the longest below it with enough measures.
+        wait = waiting / speed if speed >= STILL else 0.0
+        usable = [h for h in HORIZONS if len(self._ratios[h]) >= BAND_MIN]
+        nearer = [h for h in usable if h <= wait] or usable[:1]
+        if nearer:
+            ordered = sorted(self._ratios[nearer[-1]])
+            last = len(ordered) - 1
+            self.low = min(1.0 - BAND_NARROWEST, ordered[round(BAND_LOW * last)])
+            self.high = max(1.0 + BAND_NARROWEST, ordered[round(BAND_HIGH * last)])
+
+    def speeds(self, speed: float) -> tuple[float, float]:
+        """The slow and fast ends for ``speed``."""
+        return speed * self.low, speed * self.high
+
+
+def wait_range(ahead: int, speed_low: float, speed_high: float, tick_seconds: float) -> tuple[float, float]:
     """The wait of someone with ``ahead`` people before them, low and high, in seconds: (0, 0)
     once reached, (-1, -1) when the line does not move. The high end adds a tick, as the counter
-    moves once a tick."""
+    moves once a tick. The page's script and the surge simulator do the same sum."""
     if ahead <= 0:
         return 0.0, 0.0
-    if speed < STILL:
+    if speed_low < STILL:
         return -1.0, -1.0
-    return ahead / (speed * ETA_FAST), ahead / (speed * ETA_SLOW) + tick_seconds
+    return ahead / speed_high, ahead / speed_low + tick_seconds
 
 
 def due_soon(eta_high: float) -> bool:

@@ -26,7 +26,9 @@ class ShieldExporter(Collector):
             return CounterMetricFamily(f"haven_shield_{name}", text, value=value)
 
         yield gauge(
-            "queue_length", "Visitors waiting in the room (live tickets not yet reached).", state.waiting
+            "queue_length",
+            "People in line: tickets issued and not yet reached (those who left count until reached).",
+            state.waiting,
         )
         yield gauge("serving_counter", "Tickets numbered up to this one may enter.", state.serving)
         yield gauge("tickets_issued", "Highest ticket number issued.", state.issued)
@@ -40,7 +42,17 @@ class ShieldExporter(Collector):
             "admission_rate", "People per second this worker lets in from the queue (controller).", room.rate
         )
         yield gauge("line_speed", "Tickets per second the serving counter passes (all workers).", room.speed)
-        yield gauge("no_show_rate", "Share of reached tickets never claimed.", room.no_show)
+        yield gauge(
+            "no_show_rate",
+            "Share of reached places never claimed (the outflow makes up for it).",
+            room.no_show,
+        )
+        yield counter("places_claimed", "Places exchanged for a pass, all workers.", state.claimed)
+        yield counter(
+            "places_lapsed",
+            "Places passed and never claimed within the room's history, all workers.",
+            state.lapsed,
+        )
         yield gauge(
             "eta_error_median",
             "Median of |actual - predicted| / actual wait, tickets claimed here (-1: none).",

@@ -2,8 +2,10 @@
 
 The page is a page, not an error: it says where the visitor stands, how long the wait may be, what
 happens to their place and their answers, and offers a "Check your place" button that works without
-JavaScript. A small script (``waiting.js``) polls the JSON status and updates a ``role="status"``
-region; the JSON carries the words in both languages, so the script formats nothing itself.
+JavaScript. A small script (``waiting.js``) works the place and the wait out by itself from the
+public room state (``/api/v1/waiting-room/state``, the same cached bytes for everyone) and the
+visitor's number, which the page carries; it asks Haven about the visitor only when the turn is near.
+The words it needs, in the page's language(s), are in the page too, so it translates nothing itself.
 
 Where the language is not known yet (``/waiting-room``, or a queued request outside ``/en/`` and
 ``/fr/``) the page is bilingual, English left and French right.
@@ -41,6 +43,7 @@ NEXT_RAW: Final = "HAVENMARKNEXTRAW"
 NEXT_QUOTED: Final = "HAVENMARKNEXTQUOTED"
 CHALLENGE: Final = "HAVENMARKCHALLENGE"
 CHECK_AGAIN: Final = "HAVENMARKCHECKAGAIN"
+NUMBER: Final = "HAVENMARKNUMBER"
 SUMMARY: Final[dict[Language, str]] = {lang: f"HAVENMARKSUMMARY{lang.upper()}" for lang in LANGUAGES}
 MIN_POLL: Final = 5.0  # seconds between checks near the front of the line
 FRONT_POLL: Final = 1.0  # the next check when the turn is near (the room holds it until it comes)
@@ -58,6 +61,7 @@ class View:
     opens_at: float = 0.0  # wall clock
     next: str = ""  # where the visitor was going
     challenge: str = ""  # "working": the proof-of-work to do before joining
+    number: int | None = None  # the ticket's place in the line; None before an event's draw
 
     def check_again(self, speed: float, now: float | None = None) -> float:
         """Seconds before the next check: short near the front, longer far back; never in step
@@ -89,12 +93,23 @@ def duration(seconds: float, gettext: Callable[[str], str], lang: Language) -> s
     minutes = max(1, math.ceil(seconds / 60))
     if minutes < 90:
         return gettext("1 minute") if minutes == 1 else gettext("{n} minutes").format(n=number(minutes, lang))
-    hours = round(minutes / 60, 1)
+    # Tenths of an hour, halves rounded up: the same arithmetic as ``waiting.js`` (round() rounds
+    # halves to even, and the page would say 2.2 hours where the script says 2.3).
+    hours = math.floor(minutes / 6 + 0.5) / 10
     shown = f"{hours:g}".replace(".", ",") if lang == "fr" else f"{hours:g}"
     return gettext("{n} hours").format(n=shown)
 
 
-def texts(view: View, gettext: Callable[[str], str], lang: Language) -> dict[str, str]:
+def lapsed_text(gettext: Callable[[str], str], keep_minutes: int) -> str:
+    return gettext(
+        "Your turn came more than {minutes} minutes ago, so your place was given up. "
+        "Press “Check your place” to join the queue again."
+    ).format(minutes=keep_minutes)
+
+
+def texts(
+    view: View, gettext: Callable[[str], str], lang: Language, keep_minutes: int = 10
+) -> dict[str, str]:
     """The words of the status region in one language."""
     _ = gettext
     out = {"position": number(view.position, lang), "eta": "", "opens": ""}
@@ -117,7 +132,7 @@ def texts(view: View, gettext: Callable[[str], str], lang: Language) -> dict[str
             "The service opens at {time}, Ottawa time. Your place will be drawn at random then."
         ).format(time=out["opens"])
     elif view.state == "lapsed":
-        out["summary"] = _("Your place lapsed because this page was not checked for a while.")
+        out["summary"] = lapsed_text(_, keep_minutes)
     elif view.state == "not-queueing":
         out["summary"] = _("There is no queue right now. You can continue to Haven.")
     elif out["eta"]:
@@ -129,6 +144,28 @@ def texts(view: View, gettext: Callable[[str], str], lang: Language) -> dict[str
             "Your place in the queue: {position}. We cannot estimate the wait yet: the queue is not moving."
         ).format(position=out["position"])
     return out
+
+
+def script_words(gettext: Callable[[str], str], lang: Language, keep_minutes: int) -> dict[str, str]:
+    """What ``waiting.js`` needs to say the place and the wait itself, in one language: the same
+    sentences ``texts`` fills in, with their placeholders, and how numbers are written."""
+    _ = gettext
+    return {
+        "waiting": _("Your place in the queue: {position}. Estimated wait: {eta}."),
+        "still": _(
+            "Your place in the queue: {position}. We cannot estimate the wait yet: the queue is not moving."
+        ),
+        "between": _("between {low} and {high}"),
+        "about": _("about {time}"),
+        "minute": _("1 minute"),
+        "minutes": _("{n} minutes"),
+        "hours": _("{n} hours"),
+        "turn": _("It is your turn. You can continue to Haven now."),
+        "none": _("There is no queue right now. You can continue to Haven."),
+        "lapsed": lapsed_text(_, keep_minutes),
+        "group": "\u00a0" if lang == "fr" else ",",
+        "decimal": "," if lang == "fr" else ".",
+    }
 
 
 class WaitingPages:
@@ -156,8 +193,9 @@ class WaitingPages:
         html = html.replace(CHALLENGE, escape(view.challenge)).replace(
             CHECK_AGAIN, str(view.check_again(speed))
         )
+        html = html.replace(NUMBER, "" if view.number is None else str(view.number))
         for column in LANGUAGES if lang is None else (lang,):
-            words = texts(view, self.renderer.gettext(column), column)
+            words = texts(view, self.renderer.gettext(column), column, self.keep_minutes)
             html = html.replace(SUMMARY[column], escape(words["summary"]))
         return html.encode()
 
@@ -169,13 +207,14 @@ class WaitingPages:
             "keep_minutes": self.keep_minutes,
             "work_bits": self.work_bits,
             "check_again": CHECK_AGAIN,
+            "number_marker": NUMBER,
             "noindex": True,
             "description": "",
             "canonical": None,
             "alternates": {},
         }
         if lang is None:
-            columns = {column: self._column(column, view) for column in LANGUAGES}
+            columns = {column: self._column(column, view, self.keep_minutes) for column in LANGUAGES}
             return render_bilingual(
                 self.renderer,
                 "waiting",
@@ -185,6 +224,7 @@ class WaitingPages:
                     "keep_minutes": self.keep_minutes,
                     "work_bits": self.work_bits,
                     "check_again": CHECK_AGAIN,
+                    "number_marker": NUMBER,
                     "texts": columns,
                 },
                 **context,
@@ -193,16 +233,20 @@ class WaitingPages:
             "shield/waiting.html",
             lang,
             title=self._title(view, self.renderer.gettext(lang)),
-            texts={lang: self._column(lang, view)},
+            texts={lang: self._column(lang, view, self.keep_minutes)},
             toggle_href=PATH_OF[OTHER[lang]] + query,
             crumbs=[],
             footer_links=self.layout.chrome(lang)["footer_links"],
             **context,
         )
 
-    @staticmethod
-    def _column(lang: Language, view: View) -> dict[str, str]:
-        return {"summary": SUMMARY[lang], "check_path": PATH_OF[lang], "continue": view.next or f"/{lang}/"}
+    def _column(self, lang: Language, view: View, keep_minutes: int) -> dict[str, Any]:
+        return {
+            "summary": SUMMARY[lang],
+            "check_path": PATH_OF[lang],
+            "continue": view.next or f"/{lang}/",
+            "words": script_words(self.renderer.gettext(lang), lang, keep_minutes),
+        }
 
     @staticmethod
     def _title(view: View, _: Callable[[str], str]) -> str:
@@ -218,6 +262,7 @@ class WaitingPages:
         """The JSON a polling page (or a mobile app) reads: numbers, and the words in both languages."""
         body = {
             "state": view.state,
+            "number": view.number,
             "position": view.position if view.state == "waiting" else None,
             "eta_seconds": (
                 {"low": round(view.eta_low), "high": round(view.eta_high)}
@@ -227,6 +272,8 @@ class WaitingPages:
             "opens_at": (datetime.fromtimestamp(view.opens_at, UTC).isoformat() if view.opens_at else None),
             "check_again_seconds": view.check_again(speed),
             "continue_url": view.next or "/",
-            "text": {lang: texts(view, self.renderer.gettext(lang), lang) for lang in LANGUAGES},
+            "text": {
+                lang: texts(view, self.renderer.gettext(lang), lang, self.keep_minutes) for lang in LANGUAGES
+            },
         }
         return json.dumps(body, ensure_ascii=False).encode()

@@ -16,18 +16,23 @@ While the room is idle, the controller's rate meters direct admissions (a bucket
 worth). It grows only while it is used, so a flash crowd meets the rate the origin was last seen to
 take and starts the queue within a second, before the crowd has reached the origin.
 
-The serving counter moves by ``rate × tick ÷ (1 − no-show rate)``: people who left the queue do not
-claim their turn, so the counter moves past them faster and the origin stays busy. With several
+Nobody checks in: a place is a number, kept while the counter has not reached it and for
+``place_kept`` seconds after (the holder may close the page and come back). The serving counter moves
+by ``rate × tick ÷ (1 − no-show rate)``: people who left the queue do not claim their turn, so the
+counter moves past them faster and the origin stays busy. With several
 workers each adds its own share, so the total follows the health of every worker. A fixed rate
 ("rate" mode) is shared through the store's clocked advance instead.
 
-The wait predicted at the join is written into the ticket, and compared with the actual wait when
-the ticket is claimed, so the room can report its own ETA error.
+At each tick the room publishes its public state (``public.py``): the document from which every
+waiting page works out its own position and wait, cached at the edge. The wait predicted at the
+join is written into the ticket, and compared with the actual wait when the ticket is claimed, so
+the room can report its own ETA error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import math
 import secrets
@@ -38,7 +43,8 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from haven.shield import outflow
-from haven.shield.eta import HOLD_SECONDS, LineMeter, due_soon, wait_range
+from haven.shield.eta import HOLD_SECONDS, LineMeter, SpeedBand, due_soon, wait_range
+from haven.shield.public import PublicState, Status
 from haven.shield.shuffle import Shuffle
 from haven.shield.store import RoomState, Store
 from haven.shield.store.fallback import FallbackStore
@@ -68,7 +74,8 @@ class Health(Protocol):
 @dataclass(frozen=True)
 class RoomSettings:
     name: str = "main"
-    ticket_ttl: float = 600.0  # a waiting place lapses after this long without a check-in
+    place_kept: float = 600.0  # a place passed by the counter may be claimed for this long
+    history: float = 1800.0  # the store remembers when places were passed for this long (≥ place_kept)
     ticket_lifetime: float = 12 * 3600.0  # a ticket cookie is refused after this long in any case
     pass_seconds: float = 1800.0  # a pass lasts this long after the last activity
     renew_after: float = 60.0  # a pass is renewed at most this often
@@ -109,6 +116,7 @@ class Room:
         self.state = RoomState(issued=0, serving=0, waiting=0, passes=0, claimed=0, lapsed=0)
         self.rate = self.settings.start_rate
         self.speed = 0.0  # tickets the serving counter passes per second, all workers together
+        self.band = SpeedBand()  # the model's slow and fast ends around ``speed``
         self.eta_errors: deque[float] = deque(maxlen=1000)  # |actual − predicted| ÷ actual
         self.admitted = 0  # passes granted by this worker (from the queue or at once)
         self.joins = 0
@@ -123,6 +131,11 @@ class Room:
         self._tokens_at = now()
         self._taken = 0  # people let in through this worker since the last tick
         self._use: deque[tuple[float, int]] = deque(maxlen=outflow.USE_TICKS)  # (seconds, people)
+        # When the counter passed what, as this worker saw it at its ticks (both increasing): the
+        # place of a ticket is known lapsed without asking the store.
+        self._passed: list[int] = []
+        self._passed_at: list[float] = []
+        self.public = self._public(now())
 
     # The store -------------------------------------------------------------------------------------
 
@@ -183,12 +196,12 @@ class Room:
         if self.state.mode == "auto" and not self.state.queueing:
             logger.warning("new visitors outpace the admission rate: the waiting room is queueing")
             await self.stores.configure(self.name, queueing=True)
-            self.state = await self.stores.state(self.name, now, self.settings.ticket_ttl)
+            self.state = await self.stores.state(self.name, now)
         return False
 
     async def join(self, holder: str) -> tuple[Ticket, str]:
         now = self.now()
-        number = await self.stores.join(self.name, holder, now, self.settings.ticket_ttl)
+        number = await self.stores.join(self.name, holder, now, self.settings.place_kept)
         self.joins += 1
         # The name after the join: a join that fell back took a place in this process's line.
         ticket = Ticket(self.name, number, now, -1.0)
@@ -206,9 +219,19 @@ class Room:
         return self.signer.read_pass(token, self.settings.name, self.now())
 
     async def place(self, ticket: Ticket) -> Place:
-        """Check a ticket in and say where it stands."""
-        live = await self.stores.check_in(ticket.room, ticket.number, self.now(), self.settings.ticket_ttl)
-        return self._place(ticket, lapsed=not live)
+        """Where a ticket stands, from this worker's reading of the room (no store round trip):
+        lapsed once the counter passed it more than ``place_kept`` seconds ago, or when it belongs
+        to a line this worker no longer keeps (a room of its own while the shared store was down)."""
+        if ticket.room != self.name:
+            return self._place(ticket, lapsed=True)
+        place = self.effective(ticket.number)
+        lapsed = place <= self.state.expired
+        if not lapsed and place <= self.state.serving:
+            index = bisect.bisect_left(self._passed, place)
+            if index < len(self._passed):
+                # Passed by the time of that checkpoint (before it, when it is the first one seen).
+                lapsed = self._passed_at[index] < self.now() - self.settings.place_kept
+        return self._place(ticket, lapsed=lapsed)
 
     def effective(self, number: int) -> int:
         """Where a ticket stands in the line: the draw for the pre-queue of an event, else its number.
@@ -235,7 +258,7 @@ class Room:
         elif state.mode == "paused":  # the operator may pause between two ticks
             low = high = -1.0
         else:
-            low, high = wait_range(ahead, self.speed, self.settings.tick_seconds)
+            low, high = wait_range(ahead, *self.band.speeds(self.speed), self.settings.tick_seconds)
         return Place(ticket, max(ahead, 0), reached, lapsed, low, high, opens_at)
 
     async def near_turn(self, ticket: Ticket, place: Place, hold: float = HOLD_SECONDS) -> Place:
@@ -258,14 +281,17 @@ class Room:
             place = self._place(ticket, lapsed=False)
         return place
 
-    async def claim(self, ticket: Ticket) -> tuple[Pass, str] | None:
-        """Exchange a reached ticket for a pass; None when it is not its turn or it lapsed."""
+    async def claim(self, ticket: Ticket, kept: float | None = None) -> tuple[Pass, str] | None:
+        """Exchange a reached ticket for a pass; None when it is not its turn, it lapsed or it was
+        claimed before. ``kept``: how long after the counter passed it the claim is still taken
+        (``place_kept`` by default; at most the history)."""
         now = self.now()
         place = self._place(ticket, lapsed=False)
         if not place.reached:
             return None
+        window = min(self.settings.place_kept if kept is None else kept, self._history)
         claimed = await self.stores.claim(
-            ticket.room, ticket.number, self.effective(ticket.number), now, self.settings.ticket_ttl
+            ticket.room, ticket.number, self.effective(ticket.number), now, window
         )
         if not claimed:
             return None
@@ -307,15 +333,19 @@ class Room:
             moved, self._moved = self._moved, asyncio.Event()
             moved.set()  # wake the checks held near the front
 
+    @property
+    def _history(self) -> float:
+        return max(self.settings.history, self.settings.place_kept)
+
     async def _tick(self, now: float, elapsed: float) -> None:
-        store, name, ttl = self.stores, self.name, self.settings.ticket_ttl
-        await store.sweep(name, now, ttl)
-        state = await store.state(name, now, ttl)
+        store, name = self.stores, self.name
+        await store.sweep(name, now, self._history)
+        state = await store.state(name, now)
         self.line.measure(now, state)
         pressure = self.health.pressure()
         at_capacity = pressure >= QUEUE_AT
         changes: dict[str, Any] = {}
-        drained = state.waiting == 0 and state.serving >= state.issued
+        drained = state.serving >= state.issued
         # With several workers, one at capacity turns the queue on while another, healthy, sees
         # nobody waiting yet: the queue goes off only after DRAIN_TICKS drained ticks in a row.
         self._drained = self._drained + 1 if drained and not at_capacity else 0
@@ -334,7 +364,7 @@ class Room:
         if changes:
             await store.configure(name, **changes)
         if changes or state.mode == "event":
-            state = await store.state(name, now, ttl)
+            state = await store.state(name, now)
         self._use.append((elapsed, self._taken))
         self._taken = 0
         reading = outflow.Reading(
@@ -348,13 +378,29 @@ class Room:
         self.speed = self.line.speed(state, self.rate)
         moved = await self._advance(now, elapsed, state)
         if moved != state.serving:
-            state = await store.state(name, now, ttl)
+            state = await store.state(name, now)
         self.state = state
+        self._note_passed(now, state.serving)
+        self.band.observe(
+            now, state.serving, self.speed, state.waiting, moving=state.waiting > 0 and self.speed > 0
+        )
+        self.public = self._public(now)
+
+    def _note_passed(self, now: float, serving: int) -> None:
+        if not self._passed or serving > self._passed[-1]:
+            self._passed.append(serving)
+            self._passed_at.append(now)
+        elif serving < self._passed[-1]:  # another line (the shared store back, or reset): start over
+            self._passed, self._passed_at = [serving], [now]
+        old = bisect.bisect_left(self._passed_at, now - self._history)
+        if old:
+            del self._passed[:old]
+            del self._passed_at[:old]
 
     async def _advance(self, now: float, elapsed: float, state: RoomState) -> int:
         store, name = self.stores, self.name
         if state.mode == "open":
-            return await store.advance(name, state.issued - state.serving)
+            return await store.advance(name, state.issued - state.serving, now)
         if state.mode == "rate":
             return await store.advance_clocked(name, state.rate, now)
         queueing = (state.mode == "auto" and state.queueing) or (
@@ -370,7 +416,40 @@ class Room:
         wanted = push + self._carry
         count = math.floor(wanted)
         self._carry = wanted - count
-        return await store.advance(name, count) if count else state.serving
+        return await store.advance(name, count, now) if count else state.serving
+
+    def _public(self, now: float) -> PublicState:
+        """The public state as of this tick (see ``public.py``)."""
+        state = self.state
+        status: Status
+        if state.mode == "paused":
+            status = "paused"
+        elif state.mode == "event" and state.prequeue < 0:
+            status = "before-opening"
+        elif not self.admits_directly():
+            status = "queueing"
+        elif self.health.pressure() >= outflow.EASE_AT:
+            status = "busy"
+        else:
+            status = "normal"
+        low, high = self.band.speeds(self.speed)
+        return PublicState(
+            room=self.name,
+            status=status,
+            mode=state.mode,
+            queueing=not self.admits_directly(),
+            serving=state.serving,
+            issued=state.issued,
+            waiting=state.waiting,
+            speed=self.speed,
+            speed_low=low,
+            speed_high=high,
+            no_show=self.line.no_show,
+            tick_seconds=self.settings.tick_seconds,
+            place_kept_seconds=round(self.settings.place_kept),
+            opens_at=state.event_start if state.mode == "event" else None,
+            computed_at=now,
+        )
 
     # Reading ---------------------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 """The waiting room's own addresses, as an ASGI middleware: the waiting page (in each language and
-bilingual), its JSON status, and the operators' API. Everything else goes on to admission.
+bilingual), the public room state, the personal JSON status, the operators' API, and the addresses
+the app adds (``routes``: pages people reach from the waiting page, without a pass). Everything
+else goes on to admission.
 
 These answer from the room and this worker's state alone: they never queue and never enter the
 limiter, so that people waiting can always learn their place and operators can always act.
@@ -7,12 +9,14 @@ limiter, so that people waiting can always learn their place and operators can a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 from urllib.parse import parse_qs
 
 from haven.shield.admin import ADMIN_PATH, operate
 from haven.shield.core import Shield
 from haven.shield.pages import STATUS_PATH, WAITING_PATHS, View
+from haven.shield.public import STATE_PATH
 from haven.web.asgi import ASGIApp, Receive, Scope, Send, name_route, read_cookies
 from haven.web.i18n import Language
 from haven.web.pagecache import GET_OR_HEAD, send_body, send_method_not_allowed
@@ -24,18 +28,27 @@ ROUTE_CLASS: Final = "room"
 class WaitingRoom:
     """Answers the waiting room's addresses from ``shield``; hands every other request to ``app``."""
 
-    def __init__(self, app: ASGIApp, shield: Shield) -> None:
+    def __init__(self, app: ASGIApp, shield: Shield, routes: Mapping[str, ASGIApp] | None = None) -> None:
         self.app = app
         self.shield = shield
+        self.routes = dict(routes or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"] if scope["type"] == "http" else ""
         if path in WAITING_PATHS:
             name_route(scope, ROUTE_CLASS)
             await self.page(scope, send, WAITING_PATHS[path])
+        elif path == STATE_PATH:
+            # The same finished bytes for everyone (the app also serves them before any layer).
+            public = self.shield.room.public
+            name_route(scope, public.response.route_class)
+            await public.response.serve(scope, send)
         elif path == STATUS_PATH:
             name_route(scope, ROUTE_CLASS)
             await self.status(scope, send)
+        elif path in self.routes:
+            name_route(scope, ROUTE_CLASS)
+            await self.routes[path](scope, receive, send)
         elif path == ADMIN_PATH:
             shield = self.shield
             await operate(shield.room, shield.settings.admin_token, shield.worker, scope, receive, send)
@@ -69,8 +82,9 @@ class WaitingRoom:
         await shield.send_page(scope, send, lang, shield.view(place, target), cookie_headers)
 
     async def status(self, scope: Scope, send: Send) -> None:
-        """The JSON status: read-only but for the check-in that keeps the place alive. A check
-        whose turn is due within seconds is held until it comes (see ``Room.near_turn``)."""
+        """The personal JSON status, read-only and from this worker's memory: for clients without
+        the page's script, and the one check a page makes when its turn is near, which is held
+        until it comes (see ``Room.near_turn``)."""
         if scope["method"] not in GET_OR_HEAD:
             await send_method_not_allowed(send)
             return

@@ -1,15 +1,18 @@
 """The waiting page in a real browser: English, French and bilingual, axe-core clean; the "Check your
-place" button without JavaScript; and the script that checks the place and goes in when it is time."""
+place" button without JavaScript; and the script that works the place and the wait out from the
+public room state, and goes in with one personal request when the counter passes its number."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.browser.conftest import axe_violations, describe
 from tests.server import RunningServer, start_server
@@ -76,19 +79,113 @@ def test_the_waiting_page_in_both_languages_and_without_javascript(
     no_script.close()
 
 
-def test_the_script_checks_the_place_and_goes_in_when_it_is_time(
+def public_state(server: RunningServer) -> dict[str, Any]:
+    answer = httpx.get(server.base_url + "/api/v1/waiting-room/state")
+    assert answer.status_code == 200
+    state: dict[str, Any] = answer.json()
+    return state
+
+
+def number_on(page: Page) -> int:
+    return int(page.locator("[role=status]").first.get_attribute("data-number") or "")
+
+
+def personal_checks(page: Page) -> list[str]:
+    """Every personal status request the page makes from now on (the public state not included)."""
+    seen: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            seen.append(request.url) if urlsplit(request.url).path == "/api/v1/waiting-room" else None
+        ),
+    )
+    return seen
+
+
+ENGLISH_WAIT = "Your place in the queue: 12,345. Estimated wait: between 4 minutes and 7 minutes."
+FRENCH_WAIT = (
+    "Votre place dans la file\u00a0: 12\u00a0345. Attente estimée\u00a0: entre 4 minutes et 7 minutes."
+)
+
+
+def crafted_state(serving: int) -> dict[str, Any]:
+    """A public state of a line moving 30 to 52 places a second."""
+    return {
+        "room": "main", "status": "queueing", "mode": "auto", "queueing": True, "serving": serving,
+        "issued": serving + 20000, "waiting": 20000, "speed": 41.0, "speed_low": 30.0, "speed_high": 52.0,
+        "no_show": 0.0, "tick_seconds": 1.0, "place_kept_seconds": 600, "opens_at": None,
+        "computed_at": "2026-12-02T16:00:00.000+00:00", "computed_at_ms": 1796227200000,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("/en/account/sign-up", [ENGLISH_WAIT]),
+        ("/fr/compte/inscription", [FRENCH_WAIT]),
+        ("/waiting-room", [ENGLISH_WAIT, FRENCH_WAIT]),  # the bilingual page: both columns
+    ],
+)
+def test_the_script_works_out_the_place_and_wait_from_the_public_state(
+    browser: Browser, queueing_server: tuple[RunningServer, Path], address: str, expected: list[str]
+) -> None:
+    server, _ = queueing_server
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    page.clock.install()
+    polls: list[dict[str, str]] = []
+    number_box: list[int] = []
+
+    def answer(route: Route) -> None:
+        polls.append(route.request.headers)
+        # 12,345 places ahead: 12,345 / 52 s is 4 minutes, 12,345 / 30 + 1 s is 7.
+        route.fulfill(
+            json=crafted_state(number_box[0] - 12345), headers={"cache-control": "public, max-age=1"}
+        )
+
+    page.route("**/api/v1/waiting-room/state", answer)
+    personal = personal_checks(page)
+    page.goto(server.base_url + address)
+    number_box.append(number_on(page))
+    page.clock.run_for(3000)  # the first look at the public state comes within about 2 s
+    shown = page.locator("[role=status]")
+    for index, text in enumerate(expected):
+        expect(shown.nth(index)).to_have_text(text)
+    assert len(polls) == 1
+    assert "cookie" not in polls[0]  # the public state is asked for without the ticket
+    assert personal == []  # far from the front: no personal request at all
+    assert_accessible(page)
+    context.close()
+
+
+def test_when_the_counter_passes_the_number_the_page_goes_in_with_one_personal_request(
     browser: Browser, queueing_server: tuple[RunningServer, Path]
 ) -> None:
     server, var_dir = queueing_server
     context = browser.new_context(bypass_csp=True)
     page = context.new_page()
+    page.clock.install()
+    personal = personal_checks(page)
     page.goto(server.base_url + "/en/account/sign-up")
     expect(page.locator("h1")).to_have_text("You are in the queue for Haven")
+    number = number_on(page)
+    serving = public_state(server)["serving"]
+    page.clock.run_for(3000)  # the script's own look at the (paused) line
+    expect(page.locator("[role=status]")).to_contain_text(f"Your place in the queue: {number - serving}.")
+    assert "not moving" in status_text(page)
     steer(server, var_dir, {"action": "rate", "rate": 50})
-    # Nobody touches the page: its script checks in, sees the turn has come and goes on.
-    # (The line was paused when the page loaded, so its first check comes within about 36 s.)
-    expect(page.locator("h1")).to_have_text(re.compile("Create"), timeout=60_000)
+    for _ in range(600):  # the line moves once a second: wait until the counter has passed the number
+        if public_state(server)["serving"] >= number:
+            break
+        page.wait_for_timeout(100)
+    else:
+        raise AssertionError("the counter never passed the number")
+    # Nobody touches the page: its next look at the public state (30 to 60 s later for a line that
+    # was not moving) sees its number passed, asks Haven once and goes on.
+    page.clock.run_for(61_000)
+    expect(page.locator("h1")).to_have_text(re.compile("Create"), timeout=30_000)
     assert page.url.endswith("/en/account/sign-up")
+    assert personal == [server.base_url + "/api/v1/waiting-room"]
     assert_accessible(page)
     context.close()
     steer(server, var_dir, {"action": "pause"})

@@ -89,12 +89,12 @@ def test_the_speed_follows_the_mode() -> None:
     assert meter.speed(reading(0, 0, mode="event", prequeue=20), 4.0) == 4.0
 
 
-def test_the_range_is_a_quarter_faster_to_a_quarter_slower_plus_a_tick() -> None:
-    low, high = wait_range(30, 2.0, 1.0)
+def test_the_range_runs_from_the_fast_end_to_the_slow_end_plus_a_tick() -> None:
+    low, high = wait_range(30, 1.5, 2.5, 1.0)
     assert low == pytest.approx(30 / 2.5)
     assert high == pytest.approx(30 / 1.5 + 1.0)
-    assert wait_range(0, 2.0, 1.0) == (0.0, 0.0)  # reached
-    assert wait_range(30, 0.0, 1.0) == (-1.0, -1.0)  # the line does not move: no estimate
+    assert wait_range(0, 1.5, 2.5, 1.0) == (0.0, 0.0)  # reached
+    assert wait_range(30, 0.0, 0.0, 1.0) == (-1.0, -1.0)  # the line does not move: no estimate
 
 
 def test_checks_whose_turn_is_near_are_held() -> None:

@@ -12,7 +12,7 @@ from haven.shield.store.memory import MemoryStore
 from tests.shield.store_kit import Broken
 
 T0 = 1_764_000_000.0
-TTL = 60.0
+KEPT = 60.0
 
 
 def stores() -> tuple[FallbackStore, Broken, MemoryStore]:
@@ -22,10 +22,10 @@ def stores() -> tuple[FallbackStore, Broken, MemoryStore]:
 
 async def test_while_the_shared_store_answers_every_call_goes_to_it() -> None:
     store, shared, local = stores()
-    assert await store.join("main", "", T0, TTL) == 1
-    await store.advance("main", 1)
-    assert (await shared.inner.state("main", T0, TTL)).serving == 1
-    assert (await local.state(store.local_name("main"), T0, TTL)).issued == 0
+    assert await store.join("main", "", T0, KEPT) == 1
+    await store.advance("main", 1, T0)
+    assert (await shared.inner.state("main", T0)).serving == 1
+    assert (await local.state(store.local_name("main"), T0)).issued == 0
     assert not store.degraded
     assert store.current is store.shared
     assert store.room("main") == "main"
@@ -36,21 +36,21 @@ async def test_a_failing_call_is_answered_by_the_local_store_and_counted_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store, shared, local = stores()
-    await store.join("main", "", T0, TTL)  # a place in the shared line
+    await store.join("main", "", T0, KEPT)  # a place in the shared line
     shared.down = True
     with caplog.at_level(logging.ERROR, logger="haven.shield"):
-        number = await store.join("main", "", T0, TTL)  # answered, not lost
-        await store.join("main", "", T0, TTL)
-        await store.state("main", T0, TTL)
+        number = await store.join("main", "", T0, KEPT)  # answered, not lost
+        await store.join("main", "", T0, KEPT)
+        await store.state("main", T0)
     assert number == 1  # the first place in this process's own line
     assert store.degraded
     assert store.current is local
     assert store.fallbacks == 1
     assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1  # logged once
     calls = shared.calls
-    await store.join("main", "", T0, TTL)
+    await store.join("main", "", T0, KEPT)
     assert shared.calls == calls  # while degraded, the shared store is not asked again
-    assert (await local.state(store.local_name("main"), T0, TTL)).issued == 3
+    assert (await local.state(store.local_name("main"), T0)).issued == 3
 
 
 async def test_the_local_rooms_are_named_apart_from_the_shared_ones() -> None:
@@ -67,32 +67,30 @@ async def test_the_local_rooms_are_named_apart_from_the_shared_ones() -> None:
 async def test_a_ticket_of_the_shared_line_is_not_live_in_the_local_one() -> None:
     store, shared, _ = stores()
     shared.down = True
-    number = await store.join("main", "", T0, TTL)  # ticket 1 of the local line
-    await store.advance("main", 1)
+    number = await store.join("main", "", T0, KEPT)  # ticket 1 of the local line
+    await store.advance("main", 1, T0)
     local_name = store.room("main")
-    assert await store.check_in(local_name, number, T0, TTL)
     # Ticket 1 of the shared line shares nothing with it but its number.
-    assert not await store.check_in("main", number, T0, TTL)
-    assert not await store.claim("main", number, number, T0, TTL)
-    assert await store.claim(local_name, number, number, T0, TTL)
+    assert not await store.claim("main", number, number, T0, KEPT)
+    assert await store.claim(local_name, number, number, T0, KEPT)
 
 
 async def test_a_ticket_asked_about_as_the_shared_store_fails_is_not_live() -> None:
     store, shared, _ = stores()
     shared.down = True
-    await store.join("main", "", T0, TTL)
-    await store.advance("main", 1)  # the local line has a ticket 1, reached
+    await store.join("main", "", T0, KEPT)
+    await store.advance("main", 1, T0)  # the local line has a ticket 1, reached
     shared.down = False
     await store.ping()
     shared.down = True  # and fails again while a shared ticket is asked about
-    assert not await store.check_in("main", 1, T0, TTL)
+    assert not await store.claim("main", 1, 1, T0, KEPT)
     assert store.degraded
     assert store.fallbacks == 2
 
 
 async def test_a_ping_takes_the_shared_store_back_once_it_answers() -> None:
     store, shared, _ = stores()
-    await store.join("main", "", T0, TTL)
+    await store.join("main", "", T0, KEPT)
     shared.down = True
     await store.ping()  # never raises: the local store answers
     await store.ping()
@@ -101,7 +99,8 @@ async def test_a_ping_takes_the_shared_store_back_once_it_answers() -> None:
     await store.ping()
     assert (store.degraded, store.current) == (False, store.shared)
     assert store.room("main") == "main"
-    assert await store.check_in("main", 1, T0, TTL)  # the shared line kept its places
+    await store.advance("main", 1, T0)
+    assert await store.claim("main", 1, 1, T0, KEPT)  # the shared line kept its places
 
 
 async def test_closing_closes_the_shared_store() -> None:

@@ -29,7 +29,7 @@ async def test_two_workers_share_one_line(app: Haven, tmp_path: Path, redis_url:
             async with ann_at_two as same_ann:  # ann's next request lands on the other worker
                 same_ann.cookies = ann.cookies
                 assert position_in((await same_ann.get(SIGN_UP)).text) == 1
-            await stores[0].advance(first.shield.room.name, 1)  # type: ignore[union-attr]
+            await stores[0].advance(first.shield.room.name, 1, first.shield.room.now())  # type: ignore[union-attr]
             await second.shield.room.tick()  # type: ignore[union-attr]
             async with browser(second) as same_ann:
                 same_ann.cookies = ann.cookies

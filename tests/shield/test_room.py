@@ -59,7 +59,7 @@ async def queueing_room(store: Store, clock: Clock, **settings: float) -> Room:
     """A room that has just started queueing (it drains and stops once nobody waits)."""
     room = make_room(store, clock, origin=None, **settings)
     await store.configure(room.name, queueing=True)
-    room.state = await store.state(room.name, clock(), room.settings.ticket_ttl)
+    room.state = await store.state(room.name, clock())
     return room
 
 
@@ -136,7 +136,7 @@ async def test_an_idle_room_meters_direct_admissions_and_a_flash_crowd_starts_th
     assert let_in <= round(rate * room_module.BURST_SECONDS) + 1
     assert not room.admits_directly()
     assert room.state.queueing
-    room.state = await store.state(room.name, clock(), room.settings.ticket_ttl)
+    room.state = await store.state(room.name, clock())
     assert room.state.queueing  # in the store: every worker queues
 
 
@@ -174,7 +174,7 @@ async def test_a_ticket_cannot_claim_before_its_turn(store: Store) -> None:
     room = await queueing_room(store, clock)
     first, _ = await room.join("")
     second, _ = await room.join("")
-    await store.advance(room.name, 1)
+    await store.advance(room.name, 1, clock())
     await tick(room, clock, 0.0001)
     assert await room.claim(second) is None
     assert await room.claim(first) is not None
@@ -191,19 +191,41 @@ async def test_a_signed_in_account_holds_one_place(store: Store) -> None:
     assert anonymous.number == 3
 
 
-async def test_a_place_that_stops_checking_in_lapses(store: Store) -> None:
+async def test_a_place_never_checked_is_kept_and_lapses_only_after_its_turn_has_passed(store: Store) -> None:
+    """No heartbeats: the page may close for an hour; once the counter passes the place, its
+    holder has ``place_kept`` seconds to come back (on this worker's reading, and in the store)."""
     clock = Clock()
-    room = await queueing_room(store, clock, ticket_ttl=60, start_rate=0.5, min_rate=0.5, max_rate=0.5)
-    kept, _ = await room.join("")
-    left, _ = await room.join("")
-    for _ in range(3):
-        clock.now += 30
-        assert not (await room.place(kept)).lapsed
-    place = await room.place(left)
-    assert place.lapsed
-    await room.tick()
-    assert room.state.lapsed == 1
-    assert room.state.waiting == 1
+    room = await queueing_room(store, clock, place_kept=60, history=120, start_rate=1, min_rate=1, max_rate=1)
+    first, _ = await room.join("")
+    second, _ = await room.join("")
+    await store.configure(room.name, mode="paused")
+    await tick(room, clock, 3600)
+    assert not (await room.place(first)).lapsed  # an hour later, nobody checked: still in line
+    await store.configure(room.name, mode="auto", queueing=True)
+    await tick(room, clock, times=3)  # both passed
+    assert (await room.place(first)).reached
+    await tick(room, clock, 25, times=2)  # 52 s after the turn came, the first comes back
+    assert await room.claim(first) is not None
+    await tick(room, clock, 30)  # the second waits too long
+    assert (await room.place(second)).lapsed
+    assert await room.claim(second) is None
+    assert await room.claim(second, kept=120) is not None  # a longer window (the turn email's)
+    await tick(room, clock, 150)  # the history forgets both places
+    assert room.state.expired == 2
+    assert room.state.lapsed == 0  # both were claimed in the end
+    assert room.state.waiting == 0
+
+
+async def test_places_never_claimed_are_counted_as_lapsed_once_forgotten(store: Store) -> None:
+    clock = Clock()
+    room = await queueing_room(store, clock, place_kept=60, history=60, start_rate=2, min_rate=2, max_rate=2)
+    tickets = [(await room.join(""))[0] for _ in range(4)]
+    await tick(room, clock, times=3)
+    assert [(await room.place(ticket)).reached for ticket in tickets] == [True] * 4
+    assert await room.claim(tickets[0]) is not None
+    await tick(room, clock, 61)
+    assert room.state.lapsed == 3
+    assert [(await room.place(ticket)).lapsed for ticket in tickets[1:]] == [True] * 3
 
 
 async def test_passes_are_renewed_by_activity_not_at_every_request() -> None:
@@ -496,7 +518,7 @@ async def test_an_event_in_a_room_that_served_people_before_still_queues_its_pre
     room = make_room(store, clock, start_rate=2, min_rate=2, max_rate=2)
     for _ in range(30):  # an earlier evening: thirty people served
         await room.join("")
-    await store.advance(room.name, 30)
+    await store.advance(room.name, 30, clock())
     await store.configure(room.name, mode="event", event_start=START + 10, event_seed="second night")
     await room.tick()
     early = [(await room.join(""))[0] for _ in range(20)]

@@ -97,7 +97,7 @@ async def test_the_shields_pass_and_ticket(app: Haven, tmp_path: Path, way: Way)
         assert_written_by_the_one_writer(cookies[TICKET_COOKIE], way, max_age=ticket_age)
         ticket = attributes(cookies[TICKET_COOKIE])[1]
         client.cookies.clear()
-        await room.store.advance(room.name, 1)
+        await room.store.advance(room.name, 1, room.now())
         await room.tick()
         answer = await client.get(SIGN_UP, headers={**way.headers, "cookie": f"{TICKET_COOKIE}={ticket}"})
         assert answer.status_code == 200  # the turn came: a pass, and the spent ticket removed

@@ -12,9 +12,12 @@ The room reaches either through ``FallbackStore`` (``fallback.py``), which stand
 the process's own while the shared store does not answer.
 
 Why counters and not a list of visitors: a ticket is a number in a signed cookie and a place is
-``number - serving``, so joining, checking one's place and admitting the next thousand people are each
-O(1) or O(log n), whatever the length of the queue. The store keeps, per waiting ticket, only the time
-it last checked in (to let abandoned places lapse), which is what bounds its memory per visitor.
+``number - serving``, so joining, finding one's place and admitting the next thousand people are each
+O(1) or O(log n), whatever the length of the queue. Nobody checks in: a person waiting costs the store
+nothing until their turn (a signed-in account, one small entry to keep one place per account). The
+store remembers when the counter passed each stretch of places (a checkpoint per advance, for the
+room's history), which places were claimed, and the active passes: what admission needs, bounded by
+the admission rate, not by the length of the line.
 
 All times are wall-clock seconds (``time.time()``): they are compared across hosts.
 """
@@ -33,11 +36,11 @@ class RoomState:
     """One consistent reading of a room."""
 
     issued: int  # the highest ticket number issued so far (0: none yet)
-    serving: int  # tickets numbered up to this one may enter
-    waiting: int  # tickets above ``serving`` that checked in within the ticket lifetime
+    serving: int  # places numbered up to this one may enter
+    waiting: int  # people in line: ``issued - serving`` (those who left count until passed)
     passes: int  # passes whose expiry is still ahead
-    claimed: int  # tickets exchanged for a pass, ever (each counted once)
-    lapsed: int  # tickets dropped because they stopped checking in, ever
+    claimed: int  # places exchanged for a pass, ever (each counted once)
+    lapsed: int  # places passed and never claimed within the store's history, ever
     mode: Mode = "auto"
     rate: float = 0.0  # admissions per second in "rate" mode
     queueing: bool = False  # "auto" mode: the safety net is engaged
@@ -45,45 +48,43 @@ class RoomState:
     event_seed: str = ""  # "event" mode: seed of the shuffle of the pre-queue
     prequeue: int = -1  # tickets issued before the event start, fixed at the start; -1 until then
     event_base: int = 0  # ``serving`` at the event start: the draw places the pre-queue after it
+    expired: int = 0  # places at or below this one were passed longer ago than the history
 
 
 class Store(Protocol):
-    """The operations a room needs; each is atomic with respect to every other caller."""
+    """The operations a room needs; each is atomic with respect to every other caller.
+
+    A *place* is where a ticket stands in the line: its number, or its drawn place for the
+    pre-queue of an event. The store remembers when ``serving`` passed each place (checkpoints,
+    one per advance) for ``history`` seconds; a place passed within ``kept`` seconds may still be
+    claimed. Nobody checks in: a place does not depend on its holder's page asking."""
 
     name: str  # "memory" or "redis", for metrics and `haven room status`
 
-    async def join(self, room: str, holder: str, now: float, ttl: float) -> int:
-        """Issue the next ticket number and note it as seen at ``now``.
+    async def join(self, room: str, holder: str, now: float, kept: float) -> int:
+        """Issue the next ticket number.
 
         ``holder`` names a signed-in account ("" for none). An account that already holds a live
-        ticket (not yet claimed and seen within ``ttl``, whether reached or not, or claimed within
-        ``ttl``) gets that number back instead of a new one: one place per account, whatever the
-        browser.
+        ticket (not yet passed, or passed within ``kept``, claimed or not) gets that number back
+        instead of a new one: one place per account, whatever the browser.
         """
         ...
 
-    async def check_in(self, room: str, number: int, now: float, ttl: float) -> bool:
-        """Note that a waiting ticket is still wanted. False when it lapsed (not seen within ``ttl``,
-        or swept): its holder must join again. A ticket already reached by ``serving`` but not
-        yet claimed is still live until ``ttl`` after its last check-in."""
-        ...
-
-    async def claim(self, room: str, number: int, place: int, now: float, ttl: float) -> bool:
-        """Exchange a reached ticket for a pass. ``place`` is where the ticket stands in the line
-        (its number, or its drawn place for the pre-queue of an event); it is reached when
-        ``place <= serving``. True once per ticket: when it is reached, live and not claimed
-        before (it is then counted in ``claimed``). False when it is not reached yet, lapsed, or
-        already exchanged: one ticket is one pass, however many copies of its cookie exist. (A
-        second tab of the same visitor sends the pass its first tab got.) A claimed ticket still
-        checks in as live for ``ttl``, so its holder is told it is their turn."""
+    async def claim(self, room: str, number: int, place: int, now: float, kept: float) -> bool:
+        """Exchange a passed place for a pass: True once per place, when ``serving`` has reached
+        it within the last ``kept`` seconds (at most the history) and it was not claimed before
+        (it is then counted in ``claimed``). False when it is not reached yet, was passed too
+        long ago, or was already exchanged: one ticket is one pass, however many copies of its
+        cookie exist. ``number`` is the ticket's own number (the memory store ignores it)."""
         ...
 
     async def hold_pass(self, room: str, pass_id: str, expires: float) -> None:
         """Record (or renew) an active pass until ``expires``; ``passes`` counts them."""
         ...
 
-    async def advance(self, room: str, count: int) -> int:
-        """Move ``serving`` forward by ``count``, never past ``issued``; returns the new value."""
+    async def advance(self, room: str, count: int, now: float) -> int:
+        """Move ``serving`` forward by ``count``, never past ``issued``, noting when (a checkpoint);
+        returns the new value."""
         ...
 
     async def advance_clocked(self, room: str, rate: float, now: float) -> int:
@@ -93,7 +94,12 @@ class Store(Protocol):
         after more than 10 s without any, only starts the clock."""
         ...
 
-    async def state(self, room: str, now: float, ttl: float) -> RoomState: ...
+    async def passed_at(self, room: str, place: int) -> float | None:
+        """When ``serving`` passed ``place``; None when it has not yet, or longer ago than the
+        history."""
+        ...
+
+    async def state(self, room: str, now: float) -> RoomState: ...
 
     async def configure(
         self,
@@ -107,7 +113,7 @@ class Store(Protocol):
     ) -> RoomState:
         """Change the operator's settings (fields left None are kept). Scheduling an event
         (``event_start``) also resets ``prequeue`` to -1. The state returned carries the settings
-        and counters but not ``waiting`` and ``passes`` (0): read ``state`` for those."""
+        and counters but not ``passes`` (0): read ``state`` for that."""
         ...
 
     async def start_event(self, room: str) -> int:
@@ -115,9 +121,10 @@ class Store(Protocol):
         and ``event_base`` to ``serving``; every call returns the fixed ``prequeue``."""
         ...
 
-    async def sweep(self, room: str, now: float, ttl: float) -> int:
-        """Drop tickets not seen within ``ttl`` (counting them in ``lapsed``), claims older than
-        ``ttl`` and expired passes. Returns how many tickets lapsed in this sweep."""
+    async def sweep(self, room: str, now: float, history: float) -> int:
+        """Forget checkpoints older than ``history`` (the places they passed can no longer be
+        claimed: ``expired`` moves up, and those never claimed are counted in ``lapsed``),
+        accounts whose place expired and expired passes. Returns how many places lapsed."""
         ...
 
     async def ping(self) -> None:

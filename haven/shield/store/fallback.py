@@ -80,26 +80,26 @@ class FallbackStore:
 
     # The Store protocol ----------------------------------------------------------------------------
 
-    async def join(self, room: str, holder: str, now: float, ttl: float) -> int:
-        return await self._call(room, lambda store, name: store.join(name, holder, now, ttl))
+    async def join(self, room: str, holder: str, now: float, kept: float) -> int:
+        return await self._call(room, lambda store, name: store.join(name, holder, now, kept))
 
-    async def check_in(self, room: str, number: int, now: float, ttl: float) -> bool:
-        return await self._ticket(room, lambda store, name: store.check_in(name, number, now, ttl))
-
-    async def claim(self, room: str, number: int, place: int, now: float, ttl: float) -> bool:
-        return await self._ticket(room, lambda store, name: store.claim(name, number, place, now, ttl))
+    async def claim(self, room: str, number: int, place: int, now: float, kept: float) -> bool:
+        return await self._ticket(room, lambda store, name: store.claim(name, number, place, now, kept))
 
     async def hold_pass(self, room: str, pass_id: str, expires: float) -> None:
         await self._call(room, lambda store, name: store.hold_pass(name, pass_id, expires))
 
-    async def advance(self, room: str, count: int) -> int:
-        return await self._call(room, lambda store, name: store.advance(name, count))
+    async def advance(self, room: str, count: int, now: float) -> int:
+        return await self._call(room, lambda store, name: store.advance(name, count, now))
 
     async def advance_clocked(self, room: str, rate: float, now: float) -> int:
         return await self._call(room, lambda store, name: store.advance_clocked(name, rate, now))
 
-    async def state(self, room: str, now: float, ttl: float) -> RoomState:
-        return await self._call(room, lambda store, name: store.state(name, now, ttl))
+    async def passed_at(self, room: str, place: int) -> float | None:
+        return await self._call(room, lambda store, name: store.passed_at(name, place))
+
+    async def state(self, room: str, now: float) -> RoomState:
+        return await self._call(room, lambda store, name: store.state(name, now))
 
     async def configure(
         self,
@@ -121,8 +121,8 @@ class FallbackStore:
     async def start_event(self, room: str) -> int:
         return await self._call(room, lambda store, name: store.start_event(name))
 
-    async def sweep(self, room: str, now: float, ttl: float) -> int:
-        return await self._call(room, lambda store, name: store.sweep(name, now, ttl))
+    async def sweep(self, room: str, now: float, history: float) -> int:
+        return await self._call(room, lambda store, name: store.sweep(name, now, history))
 
     async def ping(self) -> None:
         """Never raises: the local store always answers. While degraded, this is how the shared

@@ -1,28 +1,43 @@
-"""The in-memory store: one process, plain dictionaries, nothing to install.
+"""The in-memory store: one process, plain Python structures, nothing to install.
 
-Each method runs without awaiting anything, so on one event loop every operation is atomic. Tickets
-are kept in insertion order of their last check-in (``dict`` order, moved to the end on each
-check-in), so a sweep stops at the first ticket still live instead of scanning the whole queue.
+Each method runs without awaiting anything, so on one event loop every operation is atomic.
+
+- checkpoints: two parallel lists, the value of ``serving`` after each advance and when it was
+  reached, both increasing; when a place was passed is one bisection;
+- claims: the set of claimed places, with a heap of the same places so that a sweep forgets the
+  expired ones from the smallest up without scanning the set;
+- holders: account -> ticket number, in the order the numbers were issued (a new holder always
+  gets the highest number), so a sweep stops at the first account still live.
 """
 
 from __future__ import annotations
 
+import bisect
+import heapq
 from dataclasses import replace
 
 from haven.shield.store import Mode, RoomState
 
 
 class _Room:
-    __slots__ = ("carry", "claims", "clocked", "holders", "passes", "seen", "state")
+    __slots__ = ("carry", "claims", "clocked", "heap", "holders", "passed", "passed_at", "passes", "state")
 
     def __init__(self) -> None:
         self.state = RoomState(issued=0, serving=0, waiting=0, passes=0, claimed=0, lapsed=0)
-        self.seen: dict[int, float] = {}  # live ticket -> last check-in, oldest first
-        self.claims: dict[int, float] = {}  # claimed ticket -> first claim, oldest first
-        self.holders: dict[str, int] = {}  # account -> its ticket
+        self.passed: list[int] = []  # serving after each advance that moved it, increasing
+        self.passed_at: list[float] = []  # when, increasing
+        self.claims: set[int] = set()  # claimed places above ``expired``
+        self.heap: list[int] = []  # the same places, smallest first
+        self.holders: dict[str, int] = {}  # account -> its ticket number, in issue order
         self.passes: dict[str, float] = {}  # pass id -> expiry
         self.clocked = 0.0  # time of the last clocked advance
         self.carry = 0.0  # its fraction of a ticket not yet advanced
+
+    def when_passed(self, place: int) -> float | None:
+        if place > self.state.serving or place <= self.state.expired:
+            return None
+        index = bisect.bisect_left(self.passed, place)
+        return self.passed_at[index] if index < len(self.passed) else None
 
 
 class MemoryStore:
@@ -37,48 +52,30 @@ class MemoryStore:
             found = self._rooms[room] = _Room()
         return found
 
-    async def join(self, room: str, holder: str, now: float, ttl: float) -> int:
+    async def join(self, room: str, holder: str, now: float, kept: float) -> int:
         r = self._room(room)
         if holder:
             number = r.holders.get(holder)
-            if number is not None and (
-                (number in r.seen and r.seen[number] >= now - ttl)
-                or (number in r.claims and r.claims[number] >= now - ttl)
-            ):
-                if number in r.seen:
-                    self._see(r, number, now)
-                return number
+            if number is not None:
+                if number > r.state.serving:
+                    return number
+                at = r.when_passed(number)
+                if at is not None and at >= now - kept:
+                    return number
+                del r.holders[holder]  # re-inserted last: the dict stays in issue order
         number = r.state.issued + 1
-        r.state = replace(r.state, issued=number)
-        self._see(r, number, now)
+        r.state = replace(r.state, issued=number, waiting=number - r.state.serving)
         if holder:
             r.holders[holder] = number
         return number
 
-    @staticmethod
-    def _see(r: _Room, number: int, now: float) -> None:
-        r.seen.pop(number, None)
-        r.seen[number] = now
-
-    async def check_in(self, room: str, number: int, now: float, ttl: float) -> bool:
+    async def claim(self, room: str, number: int, place: int, now: float, kept: float) -> bool:
         r = self._room(room)
-        last = r.seen.get(number)
-        if last is None or last < now - ttl:
-            return number in r.claims and r.claims[number] >= now - ttl
-        self._see(r, number, now)
-        return True
-
-    async def claim(self, room: str, number: int, place: int, now: float, ttl: float) -> bool:
-        r = self._room(room)
-        if place > r.state.serving:
+        at = r.when_passed(place)
+        if at is None or at < now - kept or place in r.claims:
             return False
-        if number in r.claims:
-            return False
-        last = r.seen.get(number)
-        if last is None or last < now - ttl:
-            return False
-        del r.seen[number]
-        r.claims[number] = now
+        r.claims.add(place)
+        heapq.heappush(r.heap, place)
         r.state = replace(r.state, claimed=r.state.claimed + 1)
         return True
 
@@ -87,11 +84,14 @@ class MemoryStore:
         passes.pop(pass_id, None)
         passes[pass_id] = expires
 
-    async def advance(self, room: str, count: int) -> int:
+    async def advance(self, room: str, count: int, now: float) -> int:
         r = self._room(room)
         serving = min(r.state.issued, r.state.serving + max(0, count))
-        r.state = replace(r.state, serving=serving)
-        return serving
+        if serving > r.state.serving:
+            r.state = replace(r.state, serving=serving, waiting=r.state.issued - serving)
+            r.passed.append(serving)
+            r.passed_at.append(now)
+        return r.state.serving
 
     async def advance_clocked(self, room: str, rate: float, now: float) -> int:
         r = self._room(room)
@@ -103,14 +103,15 @@ class MemoryStore:
         wanted = rate * elapsed + r.carry
         count = int(wanted)
         r.carry = wanted - count
-        return await self.advance(room, count)
+        return await self.advance(room, count, now)
 
-    async def state(self, room: str, now: float, ttl: float) -> RoomState:
+    async def passed_at(self, room: str, place: int) -> float | None:
+        return self._room(room).when_passed(place)
+
+    async def state(self, room: str, now: float) -> RoomState:
         r = self._room(room)
-        serving = r.state.serving
-        waiting = sum(1 for number, last in r.seen.items() if number > serving and last >= now - ttl)
         passes = sum(1 for expires in r.passes.values() if expires > now)
-        return replace(r.state, waiting=waiting, passes=passes)
+        return replace(r.state, waiting=r.state.issued - r.state.serving, passes=passes)
 
     async def configure(
         self,
@@ -133,7 +134,7 @@ class MemoryStore:
             event_seed=s.event_seed if event_seed is None else event_seed,
             prequeue=s.prequeue if event_start is None else -1,
         )
-        return r.state
+        return replace(r.state, passes=0)
 
     async def start_event(self, room: str) -> int:
         r = self._room(room)
@@ -141,17 +142,28 @@ class MemoryStore:
             r.state = replace(r.state, prequeue=r.state.issued, event_base=r.state.serving)
         return r.state.prequeue
 
-    async def sweep(self, room: str, now: float, ttl: float) -> int:
+    async def sweep(self, room: str, now: float, history: float) -> int:
         r = self._room(room)
-        cutoff = now - ttl
-        lapsed = _drop_older(r.seen, cutoff)
-        _drop_older(r.claims, cutoff)
-        _drop_older(r.passes, now)
-        if lapsed:
-            r.state = replace(r.state, lapsed=r.state.lapsed + lapsed)
-        live = set(r.seen) | set(r.claims)
-        for holder in [h for h, number in r.holders.items() if number not in live]:
-            del r.holders[holder]
+        old = bisect.bisect_left(r.passed_at, now - history)
+        lapsed = 0
+        if old:
+            expired = r.passed[old - 1]
+            del r.passed[:old]
+            del r.passed_at[:old]
+            claimed = 0
+            while r.heap and r.heap[0] <= expired:
+                r.claims.discard(heapq.heappop(r.heap))
+                claimed += 1
+            lapsed = expired - r.state.expired - claimed
+            r.state = replace(r.state, expired=expired, lapsed=r.state.lapsed + lapsed)
+            for holder, number in list(r.holders.items()):
+                if number > expired:
+                    break
+                del r.holders[holder]
+        for pass_id in list(r.passes):
+            if r.passes[pass_id] > now:
+                break
+            del r.passes[pass_id]
         return lapsed
 
     async def ping(self) -> None:
@@ -159,14 +171,3 @@ class MemoryStore:
 
     async def close(self) -> None:
         return None
-
-
-def _drop_older(entries: dict[int, float] | dict[str, float], cutoff: float) -> int:
-    """Drop entries whose time is before ``cutoff``, oldest first; they are kept in time order."""
-    dropped = 0
-    for key in list(entries):
-        if entries[key] >= cutoff:  # type: ignore[index]
-            break
-        del entries[key]  # type: ignore[arg-type]
-        dropped += 1
-    return dropped
