@@ -33,12 +33,17 @@ from haven.services import Services
 from haven.shield.admission import Admission
 from haven.shield.core import Shield
 from haven.shield.metrics import ShieldExporter
+from haven.shield.public import STATE_PATH, PublicState
+from haven.shield.status_page import StatusPages
 from haven.shield.store import open_store
 from haven.shield.waiting import WaitingRoom
+from haven.turnmail.routes import routes as turnmail_routes
+from haven.turnmail.service import TurnMail
 from haven.web import apidocs
 from haven.web.asgi import ASGIApp, Receive, Scope, Send
 from haven.web.clock import Clock, SystemClock
 from haven.web.errors import ErrorPages, install_error_handlers
+from haven.web.i18n import LANGUAGES
 from haven.web.layers import MAX_TARGET_BYTES, FinishedPages, ProblemPage, TargetLimit
 from haven.web.pagecache import CachedResponse
 from haven.web.personal import Personal
@@ -204,18 +209,37 @@ def compose(
     (tests bring their own, and a stand-in for the framework)."""
     metrics = RequestMetrics()
     readiness = Readiness()
+    responses = dict(responses)  # the shield publishes its state document here at every tick
     front: ASGIApp = ProblemPage(framework, site.problem)
+    turnmail: TurnMail | None = None
     if settings.shield and shield is None:
         shield = Shield(settings, site, site.busy.body, open_store(settings.redis_url))
+    # The live service status page: the room's state in words, finished once a tick.
+    status_pages = StatusPages(
+        site.renderer,
+        {lang: site.live_pages[(lang, "service-status")] for lang in LANGUAGES},
+        room=shield is not None,
+    )
+    if shield is None:
+        responses.update(status_pages.responses)  # no room: the page says so, from memory
+    else:
+        status_pages.update(shield.room.public)
+        shield.after_tick.append(status_pages.after_tick)
     if shield is not None:
         front = Admission(front, shield, password_paths())
-        front = WaitingRoom(front, shield)
+        turnmail = TurnMail(settings, shield)  # "email me when it's my turn"
+        shield.after_tick.append(turnmail.on_tick)
+        extra = {
+            address: ProblemPage(page, site.problem) for address, page in turnmail_routes(turnmail).items()
+        }
+        front = WaitingRoom(front, shield, routes={**extra, **status_pages.routes()})
         metrics.registry.register(ShieldExporter(shield))
+        publish_room_state(shield, responses)
     front = TargetLimit(front)
     front = OpsEndpoints(front, metrics, readiness)
     front = FinishedPages(front, responses, query_pages)
     front = Metrics(front, metrics)
-    return Haven(
+    haven = Haven(
         settings,
         clock,
         front,
@@ -228,6 +252,20 @@ def compose(
         framework=framework,
         shield=shield,
     )
+    if turnmail is not None:
+        turnmail.bind(lambda: haven.services)  # the email road writes once the app has started
+    return haven
+
+
+def publish_room_state(shield: Shield, responses: dict[str, CachedResponse]) -> None:
+    """Serve the room's public state as a finished page (the RSGI fast path included), replaced
+    at every tick: the polls that reach the origin cost it a dictionary lookup."""
+    responses[STATE_PATH] = shield.room.public.response
+
+    async def publish(public: PublicState) -> None:
+        responses[STATE_PATH] = public.response
+
+    shield.after_tick.append(publish)
 
 
 def build() -> Haven:

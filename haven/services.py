@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Final
+from collections.abc import Coroutine
+from typing import Any, Final
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -69,6 +70,14 @@ class Services:
         task = asyncio.get_running_loop().create_task(self._deliver())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def in_background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``work`` in a task of its own, which ``stop`` waits for before the engine closes
+        (the email road's sending, started by the room's tick)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _deliver(self) -> None:
         try:

@@ -164,6 +164,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "admin_token": _parse_secret,
     "pass_minutes": _int_between(1, 24 * 60),
     "place_kept_minutes": _int_between(1, 24 * 60),
+    "turn_link_minutes": _int_between(1, 24 * 60),
+    "turn_mails_per_address": _int_between(1, 1_000_000),
+    "turn_mails_per_client": _int_between(1, 1_000_000),
     "admit_start": _int_between(1, 100_000),
     "rate_per_address": _int_between(1, 1_000_000),
     "rate_per_visitor": _int_between(1, 1_000_000),
@@ -267,7 +270,20 @@ class Settings:
         30, "Minutes a visitor let in stays in without activity (each request renews it)."
     )
     place_kept_minutes: int = _setting(
-        10, "Minutes a place in the queue is kept when its waiting page stops checking in."
+        10,
+        "Minutes a person has to come back and go in once their turn has come (nobody needs to keep "
+        "the waiting page open: a place is kept while the line moves up to it).",
+    )
+    turn_link_minutes: int = _setting(
+        15,
+        'Minutes the link in a "your turn" email lets its holder in (people who leave an email '
+        "address on the waiting page instead of keeping it open); their place is held meanwhile.",
+    )
+    turn_mails_per_address: int = _setting(
+        3, '"Your turn" emails one email address may be given for in an hour (all workers together).'
+    )
+    turn_mails_per_client: int = _setting(
+        10, '"Your turn" email addresses one client address may leave in an hour (all workers together).'
     )
     admit_start: int = _setting(
         5,

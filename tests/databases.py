@@ -25,7 +25,8 @@ from pathlib import Path
 import asyncpg
 
 from haven import settings as settings_module
-from haven.db import migrate
+from haven.db import Base, migrate
+from haven.models import load_models
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -211,13 +212,18 @@ def postgres_database(admin_url: str) -> Iterator[str]:
 
 
 TEST_DATA_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # 32 bytes, for tests only
-TABLES = ("web_sessions", "email_tokens", "profiles", "throttles", "outbox", "accounts")
+
+
+def tables() -> tuple[str, ...]:
+    """Every table of Haven's, whichever feature owns it."""
+    load_models()
+    return tuple(Base.metadata.tables)
 
 
 async def empty(url: str) -> None:
     """Remove every row, keeping the schema (between tests on a shared PostgreSQL database)."""
     connection = await asyncpg.connect(_asyncpg_url(url))
     try:
-        await connection.execute("TRUNCATE " + ", ".join(TABLES) + " CASCADE")
+        await connection.execute("TRUNCATE " + ", ".join(tables()) + " CASCADE")
     finally:
         await connection.close()

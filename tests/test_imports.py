@@ -15,7 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 HAVEN = Path(__file__).resolve().parent.parent / "haven"
-FEATURES = ("haven.accounts", "haven.checker", "haven.content", "haven.mail", "haven.profiles")
+FEATURES = (
+    "haven.accounts",
+    "haven.checker",
+    "haven.content",
+    "haven.mail",
+    "haven.profiles",
+    "haven.turnmail",
+)
 FORBIDDEN = {
     "haven.web": (*FEATURES, "haven.shield", "haven.ops", "haven.app", "haven.services", "haven.cli"),
     "haven.shield": (*FEATURES, "haven.app", "haven.services", "haven.cli", "haven.surge"),

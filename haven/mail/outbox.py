@@ -45,10 +45,11 @@ class ConsoleMailer:
         logger.info("mail to %s: %s\n%s", message.recipient, message.subject, message.body)
 
 
-def queue(session: AsyncSession, recipient: str, subject: str, body: str) -> None:
-    session.add(
-        OutboxMessage(recipient=recipient, subject=subject, body=body, created_at=utcnow(), attempts=0)
-    )
+def queue(session: AsyncSession, recipient: str, subject: str, body: str) -> OutboxMessage:
+    """Add a message to the outbox, in the caller's transaction; it goes out at the next sweep."""
+    message = OutboxMessage(recipient=recipient, subject=subject, body=body, created_at=utcnow(), attempts=0)
+    session.add(message)
+    return message
 
 
 async def deliver(database: Database, mailer: Mailer) -> int:
