@@ -77,6 +77,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=2016, help="Seed of the arrivals and choices (default: %(default)s)."
     )
+    parser.add_argument(
+        "--leave-email",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="Share (0-1) of the people in the queue who leave an email address on the waiting page, "
+        "close it and come back through the link in the email (read from --mail-dir) "
+        "(default: %(default)s).",
+    )
     parser.add_argument("--even", action="store_true", help="Evenly spaced arrivals instead of Poisson.")
     parser.add_argument(
         "--forwarded",

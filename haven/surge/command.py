@@ -38,14 +38,18 @@ def plan_from(args: argparse.Namespace, settings: settings_module.Settings) -> P
     )
     mix = parse_mix(args.mix)
     mail_dir = args.mail_dir or settings.var_dir / "mail"
+    if not 0.0 <= args.leave_email <= 1.0:
+        raise ValueError("--leave-email: a share between 0 and 1")
     return Plan(
         target=args.target.rstrip("/"),
         shape=shape,
         mix=mix,
-        behaviour=Behaviour(think=args.think, patience=args.patience, timeout=args.timeout),
+        behaviour=Behaviour(
+            think=args.think, patience=args.patience, timeout=args.timeout, leave_email=args.leave_email
+        ),
         seed=args.seed,
         slo=args.slo,
-        mail_dir=mail_dir if "applicant" in mix else None,
+        mail_dir=mail_dir if "applicant" in mix or args.leave_email > 0 else None,
         poisson=not args.even,
         drain=args.drain,
         forwarded=args.forwarded,
@@ -118,6 +122,13 @@ def digest(summary: dict[str, Any]) -> str:
         f"Kendall tau distance {q['kendall_tau_distance']} (entry {q['kendall_tau_distance_entry']}); "
         f"median ETA error {summary['eta']['median_error']}",
     ]
+    road = summary["email_road"]
+    if road["left_address"]:
+        lines.append(
+            f"  email road: {road['left_address']} left an address, {road['got_mail']} got the email, "
+            f"{road['in_through_link']} got in through its link; turn to mail median "
+            f"{road['turn_to_mail_seconds']['median']} s"
+        )
     if summary["durability"] is not None:
         d = summary["durability"]
         lines.append(

@@ -133,9 +133,13 @@ class Browser:
         parts = urlsplit(base_url)
         return cls(Connection(parts.hostname or "127.0.0.1", parts.port or 80), headers=headers or [])
 
-    async def send(self, method: str, target: str, form: dict[str, str] | None = None) -> Response:
+    async def send(
+        self, method: str, target: str, form: dict[str, str] | None = None, *, cookies: bool = True
+    ) -> Response:
+        """One request; with ``cookies`` off, none are sent (the public room state is the same
+        for everyone, and a cache in front keeps it only for requests without them)."""
         headers = [*self.headers, ("Accept", "text/html,application/json")]
-        if self.jar:
+        if self.jar and cookies:
             headers.append(("Cookie", "; ".join(f"{name}={value}" for name, value in self.jar.items())))
         body = b""
         if form is not None:

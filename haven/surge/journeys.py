@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlencode, urlsplit
 
+from haven.shield.eta import due_soon, wait_range
 from haven.surge import persona
 from haven.surge.http import Browser, ConnectionLost, Response
 from haven.surge.record import Queued, Recorder
@@ -31,6 +32,8 @@ KINDS: Final = ("reader", "checker", "applicant")
 TICKET: Final = "haven_ticket"
 PASS: Final = "haven_pass"  # noqa: S105 - a cookie name
 STATUS_PATH: Final = "/api/v1/waiting-room"
+STATE_PATH: Final = "/api/v1/waiting-room/state"
+EMAIL_FORM: Final = {"en": "/en/waiting-room/email", "fr": "/fr/salle-d-attente/courriel"}
 REDIRECTS: Final = (301, 302, 303, 307, 308)
 NUMBER: Final = re.compile(r'class="reference">([A-Z]{2}-[0-9A-Z-]+)<')
 PASSWORD: Final = "surge night lantern 2016"  # noqa: S105 - the simulated applicants' password
@@ -81,6 +84,7 @@ class Behaviour:
     timeout: float = 30.0  # a page that takes longer than this is a timeout: the visitor leaves
     french: float = 0.25  # share of visitors who read in French
     max_sheds: int = 20  # "busy, try again" answers one visitor takes before giving up
+    leave_email: float = 0.0  # share of people in the queue who leave an address and close the tab
 
 
 class Postman:
@@ -157,6 +161,7 @@ class Visitor:
         rng: random.Random,
         postman: Postman | None,
         run: str = "run",
+        watch: CounterWatch | None = None,
     ) -> None:
         self.number = number
         self.run = run
@@ -170,6 +175,9 @@ class Visitor:
         self.lang = "fr" if rng.random() < behaviour.french else "en"
         self.patience = max(30.0, rng.expovariate(1 / behaviour.patience))
         self.queued: Queued | None = None
+        self.watch = watch
+        # Drawn only when some take the email road, so that runs without it keep their draws.
+        self.email_road = behaviour.leave_email > 0 and rng.random() < behaviour.leave_email
 
     async def think(self) -> float:
         """Pause as a person reading the page does; returns the moment they act (run clock)."""
@@ -241,29 +249,100 @@ class Visitor:
         return response
 
     async def _wait_in_room(self, arrived: float) -> None:
-        """From the waiting page to the visitor's turn: check the place when told to, give up when
-        patience runs out. The first check comes at once, for the ETA the page shows."""
+        """From the waiting page to the visitor's turn, as the page's script does it: poll the
+        public room state (no cookies), work out the place and the wait with the room's own rule,
+        make the one personal (held) check when the turn is due within seconds, then go on. The
+        first ETA range worked out is the one recorded. Some leave an address instead (the email
+        road). Patience running out ends the wait."""
         if self.queued is None:
             self.queued = self.recorder.join(arrived, self.clock())
         entry = self.queued
-        first = True
+        if TICKET in self.browser.jar:  # a lapsed place is taken again with a new number
+            entry.ticket = ticket_number(self.browser.jar[TICKET])
+        number, drawn = entry.ticket, False
         while True:
-            if TICKET in self.browser.jar:  # a lapsed place is taken again with a new number
-                entry.ticket = ticket_number(self.browser.jar[TICKET])
-            status = await self._status()
-            eta = status.get("eta_seconds")
-            if first and isinstance(eta, dict) and entry.predicted_high < 0:
-                entry.predicted_low, entry.predicted_high = float(eta["low"]), float(eta["high"])
-            first = False
-            if status.get("state") in ("your-turn", "not-queueing", "lapsed"):
-                return  # going back to the page claims the turn (or takes a new place)
+            state = await self._public_state()
             waited = self.clock() - entry.joined
+            if state.get("status") == "before-opening":
+                pause = self.rng.uniform(30.0, 60.0)
+            else:
+                if state.get("opens_at") and not drawn:  # an event: the draw placed the visitor
+                    drawn = True
+                    told = (await self._status()).get("number")
+                    number = told if isinstance(told, int) else number
+                serving, low, high = _figures(state, number)
+                if serving >= number or not (state.get("queueing") or state.get("waiting")):
+                    return  # going back to the page claims the turn (or takes a new place)
+                if high >= 0 and entry.predicted_high < 0:
+                    entry.predicted_low, entry.predicted_high = low, high
+                if self.email_road and entry.left_email < 0 and await self._email_road(entry):
+                    return
+                if due_soon(high):
+                    await self._status()  # held until the turn comes
+                    return
+                base = min(60.0, max(2.0, low / 10)) if high >= 0 else self.rng.uniform(30.0, 60.0)
+                pause = base * self.rng.uniform(0.8, 1.2)
             if waited >= self.patience:
                 self.recorder.give_up(entry, self.clock())
                 raise Left("gave up in the queue")
-            told = status.get("check_again_seconds")
-            pause = float(told) if isinstance(told, int | float) else 5.0
             await asyncio.sleep(min(pause, self.patience - waited + 0.01))
+
+    async def _public_state(self) -> dict[str, object]:
+        """The room's public state, asked without cookies; ``Retry-After`` obeyed when shed."""
+        for _ in range(self.behaviour.max_sheds):
+            intended = self.clock()
+            try:
+                async with asyncio.timeout(self.behaviour.timeout):
+                    response = await self.browser.send("GET", STATE_PATH, cookies=False)
+            except TimeoutError:
+                self.recorder.timeout("room state", self.kind)
+                self.browser.close()
+                raise Left("timed out") from None
+            except (ConnectionLost, OSError) as error:
+                self.recorder.error("room state", self.kind)
+                raise Left(f"connection error ({type(error).__name__})") from None
+            self.recorder.answer("room state", self.kind, response.status, intended, self.clock(), room=True)
+            if response.status in (429, 503):
+                await asyncio.sleep(_retry_after(response))
+                continue
+            try:
+                answer = json.loads(response.body)
+            except ValueError:
+                raise Left("the room state was not JSON") from None
+            return answer if isinstance(answer, dict) else {}
+        raise Left("the room state was refused too many times")
+
+    async def _email_road(self, entry: Queued) -> bool:
+        """Leave an address, close the tab, wait for the email, follow its link. True once the
+        link let them in; False when the form did not take the address (they keep waiting)."""
+        if self.postman is None:
+            return False
+        email = f"surge-{self.run}-{self.number}-turn@example.org"
+        # One try, as a person does: a refusal (a limit, say) leaves them waiting on the page.
+        left = await self._send(
+            "leave email", "POST", EMAIL_FORM[self.lang], {"email": email}, await self.think()
+        )
+        if left.status != 200:
+            self.email_road = False
+            return False
+        entry.left_email = self.clock()
+        if self.watch is not None:
+            self.watch.follow(entry)
+        try:
+            link = await self.postman.link_for(
+                email, wait=max(1.0, self.patience - (self.clock() - entry.joined))
+            )
+        except TimeoutError:
+            self.recorder.give_up(entry, self.clock())
+            raise Left("no turn email before their patience ran out") from None
+        entry.mailed = self.clock()
+        page = self.expect(await self.get("turn link page", link, await self.think()), "turn link page", 200)
+        token = persona.hidden(page.text, "token") or ""
+        await self.post("follow turn link", urlsplit(link).path, {"token": token})
+        entry.via_link = PASS in self.browser.jar
+        if not entry.via_link:
+            raise Left("the link in the turn email did not let them in")
+        return True
 
     async def _status(self) -> dict[str, object]:
         response = await self.fetch("waiting-room status", "GET", STATUS_PATH, None, None)
@@ -277,6 +356,59 @@ class Visitor:
         if response.status not in statuses:
             raise Left(f"{step}: answered {response.status}")
         return response
+
+
+def _figures(state: dict[str, object], number: int) -> tuple[int, float, float]:
+    """The counter, and the wait of place ``number`` by the room's rule (-1, -1: not moving)."""
+
+    def num(key: str) -> float:
+        value = state.get(key)
+        return float(value) if isinstance(value, int | float) else 0.0
+
+    serving = int(num("serving"))
+    low, high = wait_range(number - serving, num("speed_low"), num("speed_high"), num("tick_seconds"))
+    return serving, low, high
+
+
+class CounterWatch:
+    """For the run's record of the email road: when the public state first showed the counter at
+    each waiting address-leaver's number (one cookie-free poll every quarter second for all)."""
+
+    def __init__(self, browser: Browser, clock: Callable[[], float]) -> None:
+        self.browser = browser
+        self.clock = clock
+        self.waiting: list[Queued] = []
+        self.task: asyncio.Task[None] | None = None
+
+    def follow(self, entry: Queued) -> None:
+        self.waiting.append(entry)
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._watch())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        self.browser.close()
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            if not self.waiting:
+                continue
+            try:
+                async with asyncio.timeout(5.0):
+                    response = await self.browser.send("GET", STATE_PATH, cookies=False)
+                serving = json.loads(response.body).get("serving")
+            except (TimeoutError, ConnectionLost, OSError, ValueError, AttributeError):
+                continue
+            if not isinstance(serving, int):
+                continue
+            now = self.clock()
+            for entry in [q for q in self.waiting if q.ticket <= serving]:
+                entry.turned = now
+                self.waiting.remove(entry)
 
 
 # The journeys -------------------------------------------------------------------------------------------

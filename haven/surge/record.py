@@ -90,6 +90,11 @@ class Queued:
     admitted: float = -1.0  # when the answer carrying their pass reached them; -1: never
     gave_up: float = -1.0
     ticket: int = -1  # their ticket's number, read from the cookie: the room lets people in by it
+    # The email road ("email me when it's my turn"), run clock; -1: not taken, or not reached.
+    left_email: float = -1.0  # when the waiting page took their address
+    turned: float = -1.0  # when the public state first showed the counter at their number
+    mailed: float = -1.0  # when their email arrived in the mail folder
+    via_link: bool = False  # the link in the email let them in
 
     @property
     def wait(self) -> float:
@@ -210,10 +215,12 @@ class Recorder:
         }
 
     def eta(self) -> dict[str, Any]:
+        """The ETA against the wait, for the people who waited on the page (those who left an
+        address waited for their email and chose when to follow its link)."""
         pairs = [
             ((q.predicted_low + q.predicted_high) / 2, q.wait, q.predicted_low <= q.wait <= q.predicted_high)
             for q in self.queued
-            if q.admitted >= 0 and q.predicted_high >= 0
+            if q.admitted >= 0 and q.predicted_high >= 0 and q.left_email < 0
         ]
         errors = [eta_error(p, a) for p, a, _ in pairs]
         return {
@@ -227,3 +234,21 @@ class Recorder:
 
     def queue_waits(self) -> list[float]:
         return [q.wait for q in self.queued if q.admitted >= 0]
+
+    def email_road(self) -> dict[str, Any]:
+        """The people who left an address: how many got the email, got in through its link, and
+        how long the email took from the moment the counter reached them."""
+        road = [q for q in self.queued if q.left_email >= 0]
+        # The counter is read four times a second: a delay shorter than that reads as 0.
+        delays = sorted(max(0.0, q.mailed - q.turned) for q in road if q.mailed >= 0 and q.turned >= 0)
+        return {
+            "left_address": len(road),
+            "got_mail": sum(1 for q in road if q.mailed >= 0),
+            "in_through_link": sum(1 for q in road if q.via_link),
+            "turn_to_mail_seconds": {
+                "measured": len(delays),
+                "median": round(statistics.median(delays), 2) if delays else None,
+                "p90": round(delays[int(0.9 * (len(delays) - 1))], 2) if delays else None,
+                "max": round(delays[-1], 2) if delays else None,
+            },
+        }

@@ -107,6 +107,7 @@ def summarise(outcome: Outcome, durability: dict[str, Any] | None) -> dict[str, 
             "wait_seconds": _summary(waits),
         },
         "eta": rec.eta(),
+        "email_road": rec.email_road(),
         # One row per person who queued, so that anyone can recompute the figures above:
         # [arrived, joined, ticket, admitted (-1: never), gave up (-1: no; -2: still waiting at the
         # end), predicted low, predicted high], seconds from the start of the run.
@@ -258,6 +259,11 @@ def render(summary: dict[str, Any]) -> str:
         ("Median wait in the queue (s)", q["wait_seconds"].get("median", "–")),
         ("Median ETA error", e["median_error"] if e["median_error"] is not None else "–"),
         ("Waits inside the ETA range shown", "–" if e["within_range"] is None else e["within_range"]),
+        ("Email road: left an address / got the email / got in through its link",
+         f"{summary['email_road']['left_address']} / {summary['email_road']['got_mail']} / "
+         f"{summary['email_road']['in_through_link']}"),
+        ("Email road: median seconds from the turn to the email",
+         summary["email_road"]["turn_to_mail_seconds"]["median"] or "–"),
         (
             "Durability: confirmed / stored once / missing / duplicated",
             "not checked"

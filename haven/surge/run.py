@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from haven.surge.http import Browser
-from haven.surge.journeys import JOURNEYS, Behaviour, Left, Postman, Visitor
+from haven.surge.journeys import JOURNEYS, Behaviour, CounterWatch, Left, Postman, Visitor
 from haven.surge.record import Recorder, histogram, percentiles
 from haven.surge.shapes import Shape
 
@@ -76,7 +76,8 @@ async def run(plan: Plan) -> Outcome:
     weights = [plan.mix[k] for k in kinds]
     arrivals = list(plan.shape.arrivals(plan.seed, plan.poisson))
     recorder = Recorder(slo=plan.slo)
-    postman = Postman(plan.mail_dir) if plan.mail_dir is not None and plan.mix.get("applicant") else None
+    reads_mail = bool(plan.mix.get("applicant")) or plan.behaviour.leave_email > 0
+    postman = Postman(plan.mail_dir) if plan.mail_dir is not None and reads_mail else None
     if postman is not None:
         postman.start()
     run_id = plan.run_id or f"{int(time.time())}"
@@ -86,6 +87,9 @@ async def run(plan: Plan) -> Outcome:
     def clock() -> float:
         return time.monotonic() - origin
 
+    watch = CounterWatch(Browser.to(plan.target), clock) if plan.behaviour.leave_email > 0 else None
+    if watch is not None:
+        watch.start()
     tasks: dict[asyncio.Task[None], str] = {}
     started_by_kind: Counter[str] = Counter()
     server: list[dict[str, float]] = []
@@ -115,6 +119,7 @@ async def run(plan: Plan) -> Outcome:
                 random.Random(rng.getrandbits(64)),
                 postman,
                 run_id,
+                watch,
             )
             task = asyncio.create_task(_journey(visitor, at))
             tasks[task] = kind
@@ -136,6 +141,8 @@ async def run(plan: Plan) -> Outcome:
         await asyncio.gather(*watchers, return_exceptions=True)
         if postman is not None:
             await postman.stop()
+        if watch is not None:
+            await watch.stop()
     for entry in recorder.queued:
         if entry.admitted < 0 and entry.gave_up < 0:
             entry.gave_up = -2.0  # still waiting when the run ended
