@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import accounts, checker, content, overload, room_memory, shield
+from bench import accounts, checker, content, overload, room_memory, shield, waiting
 
 if __name__ == "__main__":
     content.main([])
@@ -10,4 +10,5 @@ if __name__ == "__main__":
     accounts.main([])
     shield.main([])
     room_memory.main([])
+    waiting.main([])  # several minutes: the election night in simulation
     overload.main([])  # the longest: about 45 minutes

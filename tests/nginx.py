@@ -29,6 +29,7 @@ def render_config(workdir: Path, site_dir: Path, port: int, upstream_port: int) 
         "listen 80;": f"listen 127.0.0.1:{port};",
         "root /srv/haven/site;": f"root {site_dir};",
         "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream_port};",
+        "/var/cache/nginx/haven": str(workdir / "cache"),
     }
     for old, new in replacements.items():
         assert old in server, f"deploy/nginx.conf no longer contains {old!r}"
