@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from bench import accounts, checker, content, overload, room_memory, shield, waiting
+from bench import accounts, checker, content, overload, shield, waiting
 
 if __name__ == "__main__":
     content.main([])
     checker.main([])
     accounts.main([])
     shield.main([])
-    room_memory.main([])
     waiting.main([])  # several minutes: the election night in simulation
     overload.main([])  # the longest: about 45 minutes

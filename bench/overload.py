@@ -146,6 +146,7 @@ def level_figures(summary: dict[str, Any], outcome: Outcome, settle: float) -> d
         "kendall_tau_distance": summary["queue"]["kendall_tau_distance"],
         "kendall_tau_distance_entry": summary["queue"]["kendall_tau_distance_entry"],
         "eta_median_error": summary["eta"]["median_error"],
+        "eta_within_range": summary["eta"]["within_range"],
         "durability": summary["durability"],
         "generator_flags": summary["generator"]["flags"],
         "server_cpu_seconds": summary["server_cpu_seconds"],
@@ -161,7 +162,8 @@ def spread(values: list[float | None]) -> dict[str, float | None]:
 
 SPREAD_KEYS = (
     "goodput", "applicant_goodput", "served_p99_ms", "applicant_p99_ms", "timeouts",
-    "kendall_tau_distance", "kendall_tau_distance_entry", "eta_median_error", "offered_per_second",
+    "kendall_tau_distance", "kendall_tau_distance_entry", "eta_median_error", "eta_within_range",
+    "offered_per_second",
 )  # fmt: skip
 
 
@@ -175,11 +177,14 @@ def overload(args: argparse.Namespace) -> dict[str, Any]:
             f"capacity: {capacity['arrivals_per_second']} arrivals/s "
             f"({capacity['cpu_seconds_per_arrival']} s CPU each)"
         )
-        runs: dict[str, dict[str, list[dict[str, Any]]]] = {"on": {}, "off": {}}
+        modes = [mode for mode in ("on", "off") if mode in args.modes.split(",")]
+        if not modes:
+            raise SystemExit("--modes: give on, off or on,off")
+        runs: dict[str, dict[str, list[dict[str, Any]]]] = {mode: {} for mode in modes}
         for repeat in range(args.repeats):
             for level in levels:
                 rate = level * capacity["arrivals_per_second"]
-                for mode in ("on", "off"):
+                for mode in modes:
                     name = f"{mode}-{level:g}-{repeat}"
                     with haven(root, name, shield=mode == "on") as (server, var):
                         summary, outcome = one_run(
@@ -195,7 +200,7 @@ def overload(args: argparse.Namespace) -> dict[str, Any]:
                         f"shield {mode:3} {level:>4g}x: goodput {figures['goodput']}/s "
                         f"(applicants {figures['applicant_goodput']}/s), p99 {figures['served_p99_ms']} ms, "
                         f"timeouts {figures['timeouts']}, tau {figures['kendall_tau_distance']}, "
-                        f"eta err {figures['eta_median_error']}"
+                        f"eta err {figures['eta_median_error']}, in range {figures['eta_within_range']}"
                     )
     table = {
         mode: {
@@ -225,6 +230,7 @@ def overload(args: argparse.Namespace) -> dict[str, Any]:
             "drain_seconds": args.drain,
             "repeats": args.repeats,
             "levels": levels,
+            "modes": modes,
         },
         "capacity": capacity,
         "summary": table,
@@ -236,6 +242,7 @@ def overload(args: argparse.Namespace) -> dict[str, Any]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--levels", default=",".join(f"{x:g}" for x in LEVELS), help="Multiples of capacity.")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--modes", default="on,off", help="Shield on, off, or both (on,off).")
     parser.add_argument("--duration", type=float, default=60.0, help="Seconds of arrivals per level.")
     parser.add_argument("--settle", type=float, default=25.0, help="Goodput counts from this second on.")
     parser.add_argument("--drain", type=float, default=20.0)
@@ -274,7 +281,9 @@ def plot(result: dict[str, Any], folder: Path) -> None:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     for mode, style in (("on", "-o"), ("off", "--s")):
-        rows = result["summary"][mode]
+        rows = result["summary"].get(mode)
+        if not rows:
+            continue
         levels = sorted(rows, key=float)
         x = [float(level) for level in levels]
         for key, label in (("goodput", "all journeys"), ("applicant_goodput", "applicants")):
