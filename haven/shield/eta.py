@@ -9,9 +9,10 @@ person in line (at least MEASURE_TICKS, at most SPEED_HISTORY): the controller s
 down every tick as the origin's load comes and goes, while the counter's movement over minutes is
 steady, and it is what the people waiting will see. Until the line has MEASURE_TICKS of history,
 the speed is this worker's outflow as the controller has just set it (no-shows included), times the
-workers' worth. The wait is shown as a range, from
-the model's slow and fast ends (``SpeedBand``): how far the line's actual movement has strayed from
-the speed predicted, over the horizons people wait, its 20th and 80th percentiles. Until it has seen
+workers' worth (``measuring`` is False; the room then puts the slow end at the controller's floor
+while the origin is under pressure). The wait is shown as a range, from the model's slow and fast
+ends (``SpeedBand``): how far the line's actual movement has strayed from the speed predicted, at
+the horizon of the wait of the people joining now, its 20th and 80th percentiles. Until it has seen
 enough, the band is three quarters to five quarters. A check from someone whose turn is due within
 ten seconds is held until the tick that reaches it, so people near the front go in in the order of
 the line.
@@ -31,7 +32,7 @@ ETA_SLOW: Final = 0.75  # or slows down to three quarters
 # their start, the last BAND_WINDOW of those ratios, their BAND_LOW and BAND_HIGH percentiles once
 # there are BAND_MIN of them; never narrower than BAND_NARROWEST either side.
 HORIZONS: Final = (15, 60, 240, 900, 1800)
-MEASURE_TICKS: Final = 30  # ticks of a line's movement before it is its own measure of speed
+MEASURE_TICKS: Final = 10  # ticks of a line's movement before it is its own measure of speed
 SPEED_HISTORY: Final = 1800  # ticks of the counter's movement the speed may be measured over
 BAND_WINDOW: Final = 900
 BAND_MIN: Final = 30
@@ -61,6 +62,7 @@ class LineMeter:
         self._history: deque[tuple[float, int, int]] = deque(maxlen=NO_SHOW_WINDOW + CLAIM_LAG + 1)
         self._pushed: deque[float] = deque(maxlen=SPEED_TICKS)  # what this worker moved the line by
         self._counter: deque[tuple[float, int]] = deque(maxlen=SPEED_HISTORY + 1)  # (time, serving)
+        self.measuring = False  # the speed is the line's measured movement (not the controller's)
         self._moving = 0  # ticks in a row with a line
 
     def measure(self, now: float, state: RoomState) -> None:
@@ -107,11 +109,13 @@ class LineMeter:
     def speed(self, state: RoomState, rate: float) -> float:
         """How fast the line moves from now on (tickets per second, all workers), for this
         worker's admission ``rate``."""
+        self.measuring = False
         if state.mode == "rate":
             return state.rate
         if state.mode == "paused" or (state.mode == "event" and state.prequeue < 0):
             return 0.0
         measured = self.measured(state.waiting)
+        self.measuring = measured is not None
         return self.workers * pace(rate, self.no_show) if measured is None else measured
 
     def measured(self, waiting: int) -> float | None:

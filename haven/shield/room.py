@@ -117,6 +117,7 @@ class Room:
         self.rate = self.settings.start_rate
         self.speed = 0.0  # tickets the serving counter passes per second, all workers together
         self.band = SpeedBand()  # the model's slow and fast ends around ``speed``
+        self.speed_range = (0.0, 0.0)  # the slow and fast ends, as of the last tick
         self.eta_errors: deque[float] = deque(maxlen=1000)  # |actual − predicted| ÷ actual
         self.admitted = 0  # passes granted by this worker (from the queue or at once)
         self.joins = 0
@@ -258,7 +259,7 @@ class Room:
         elif state.mode == "paused":  # the operator may pause between two ticks
             low = high = -1.0
         else:
-            low, high = wait_range(ahead, *self.band.speeds(self.speed), self.settings.tick_seconds)
+            low, high = wait_range(ahead, *self.speed_range, self.settings.tick_seconds)
         return Place(ticket, max(ahead, 0), reached, lapsed, low, high, opens_at)
 
     async def near_turn(self, ticket: Ticket, place: Place, hold: float = HOLD_SECONDS) -> Place:
@@ -384,7 +385,18 @@ class Room:
         self.band.observe(
             now, state.serving, self.speed, state.waiting, moving=state.waiting > 0 and self.speed > 0
         )
+        self.speed_range = self._speed_range(pressure)
         self.public = self._public(now)
+
+    def _speed_range(self, pressure: float) -> tuple[float, float]:
+        """The slow and fast ends of the speed. While a young line is still told the controller's
+        rate (not yet its own measured movement) and the origin is under pressure, the controller
+        is heading down, as far as its floor: the slow end goes there."""
+        low, high = self.band.speeds(self.speed)
+        if not self.line.measuring and pressure >= outflow.EASE_AT and self.state.mode in ("auto", "event"):
+            floor = self.line.workers * outflow.pace(self.settings.min_rate, self.line.no_show)
+            low = min(low, floor)
+        return low, high
 
     def _note_passed(self, now: float, serving: int) -> None:
         if not self._passed or serving > self._passed[-1]:
@@ -432,7 +444,7 @@ class Room:
             status = "busy"
         else:
             status = "normal"
-        low, high = self.band.speeds(self.speed)
+        low, high = self.speed_range
         return PublicState(
             room=self.name,
             status=status,

@@ -8,8 +8,10 @@ from haven.shield.eta import (
     CLAIM_LAG,
     HOLD_WITHIN,
     MAX_WORKERS,
+    MEASURE_TICKS,
     NO_SHOW_WINDOW,
     LineMeter,
+    SpeedBand,
     due_soon,
     wait_range,
 )
@@ -102,3 +104,27 @@ def test_checks_whose_turn_is_near_are_held() -> None:
     assert due_soon(HOLD_WITHIN)
     assert not due_soon(HOLD_WITHIN + 0.1)
     assert not due_soon(-1.0)  # no estimate: nothing to wait for
+
+
+def test_a_line_old_enough_is_told_its_own_measured_speed_not_the_controllers() -> None:
+    meter = LineMeter()
+    run(meter, MEASURE_TICKS // 2, moved=3, claims=3, pushed=3.0)
+    assert meter.speed(reading(0, 0), 40.0) == 40.0  # too young: the controller's rate
+    assert not meter.measuring
+    run(meter, 3 * MEASURE_TICKS, moved=3, claims=3, pushed=3.0, start=MEASURE_TICKS // 2)
+    assert meter.speed(reading(0, 0), 40.0) == pytest.approx(3.0)  # the counter's movement
+    assert meter.measuring
+
+
+def test_the_band_is_the_spread_of_the_lines_actual_movement_at_the_waits_horizon() -> None:
+    band = SpeedBand()
+    assert (band.low, band.high) == (0.75, 1.25)  # before it has seen anything
+    for second in range(400):  # the counter moves at 2 a second, told 4: half as fast as said
+        band.observe(float(second), 2 * second, 4.0, 5_000, moving=True)
+    assert band.low == pytest.approx(0.5)
+    assert band.high == pytest.approx(1.1)  # never narrower than ±10 %
+    low, high = band.speeds(4.0)
+    assert (low, high) == (pytest.approx(2.0), pytest.approx(4.4))
+    band.observe(400.0, 800, 4.0, 5_000, moving=False)  # a stopped line starts a new measure
+    band.observe(401.0, 800, 4.0, 5_000, moving=True)
+    assert band.low == pytest.approx(0.5)  # what was measured is kept until new ratios come

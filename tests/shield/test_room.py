@@ -540,3 +540,20 @@ async def test_a_worker_that_falls_back_keeps_letting_in_the_people_already_in()
     await tick(room, clock)
     assert room.name != "main"
     assert room.read_pass(token).room == "main"  # a pass is not refused as foreign
+
+
+async def test_a_young_line_under_pressure_is_told_the_controller_may_fall_to_its_floor(store: Store) -> None:
+    clock, origin = Clock(), Origin(level=0.3)  # pressure: the controller eases its rate down
+    room = await queueing_room(store, clock, start_rate=8, min_rate=1, max_rate=50)
+    room.health = origin
+    for _ in range(50):
+        await room.join("")
+    await tick(room, clock, times=2)
+    assert not room.line.measuring  # too young to have a speed of its own
+    low, high = room.speed_range
+    assert low == pytest.approx(1.0)  # the floor (one worker, nobody has failed to show yet)
+    assert high == pytest.approx(room.speed * 1.25)
+    origin.level = 0.0  # calm: the slow end is the band's again
+    await tick(room, clock)
+    assert room.speed_range[0] == pytest.approx(room.speed * 0.75)
+    assert room.public.speed_low == room.speed_range[0]
