@@ -205,3 +205,38 @@ def test_the_browser_does_the_proof_of_work_and_gets_a_place(
         assert "queue: 1." in status_text(page)
         assert_accessible(page)
         context.close()
+
+
+@pytest.mark.parametrize(
+    ("start", "button", "kept"),
+    [
+        ("/en/account/sign-in", "Email me when it is my turn", "We will email you when it is your turn"),
+        (
+            "/fr/compte/connexion",
+            "M’écrire quand ce sera mon tour",
+            "Nous vous écrirons quand ce sera votre tour",
+        ),
+    ],
+)
+def test_leaving_an_email_address_from_the_waiting_page(
+    browser: Browser, queueing_server: tuple[RunningServer, Path], start: str, button: str, kept: str
+) -> None:
+    """A mistyped address gets a field-level error and keeps the place; a good one the page that
+    says the person may close the tab. Both axe-clean, in each language (a plain form: the page's
+    script plays no part in it)."""
+    server, _ = queueing_server
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    page.goto(server.base_url + start)
+    page.fill("input[name=email]", "not an address")
+    page.get_by_role("button", name=button).click()
+    field = page.locator("#email-error")
+    expect(field).to_be_visible()
+    assert page.locator(".error-summary a[href='#email']").count() == 1
+    assert_accessible(page)
+    page.fill("input[name=email]", "night.owl@example.org")
+    page.get_by_role("button", name=button).click()
+    expect(page.locator("h1")).to_contain_text(kept)
+    assert "night.owl@example.org" in page.content()
+    assert_accessible(page)
+    context.close()
