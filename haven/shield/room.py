@@ -32,7 +32,6 @@ the room can report its own ETA error.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 import math
 import secrets
@@ -47,6 +46,7 @@ from haven.shield.eta import HOLD_SECONDS, LineMeter, SpeedBand, due_soon, wait_
 from haven.shield.public import PublicState, Status
 from haven.shield.shuffle import Shuffle
 from haven.shield.store import RoomState, Store
+from haven.shield.store.checkpoints import Checkpoints
 from haven.shield.store.fallback import FallbackStore
 from haven.shield.tokens import Pass, Signer, Ticket
 
@@ -134,8 +134,7 @@ class Room:
         self._use: deque[tuple[float, int]] = deque(maxlen=outflow.USE_TICKS)  # (seconds, people)
         # When the counter passed what, as this worker saw it at its ticks (both increasing): the
         # place of a ticket is known lapsed without asking the store.
-        self._passed: list[int] = []
-        self._passed_at: list[float] = []
+        self._passed = Checkpoints()
         self.public = self._public(now())
 
     # The store -------------------------------------------------------------------------------------
@@ -228,10 +227,10 @@ class Room:
         place = self.effective(ticket.number)
         lapsed = place <= self.state.expired
         if not lapsed and place <= self.state.serving:
-            index = bisect.bisect_left(self._passed, place)
-            if index < len(self._passed):
-                # Passed by the time of that checkpoint (before it, when it is the first one seen).
-                lapsed = self._passed_at[index] < self.now() - self.settings.place_kept
+            # Passed by the time of that checkpoint (before it, when it is the first one seen).
+            at = self._passed.when(place)
+            if at is not None:
+                lapsed = at < self.now() - self.settings.place_kept
         return self._place(ticket, lapsed=lapsed)
 
     def effective(self, number: int) -> int:
@@ -399,15 +398,10 @@ class Room:
         return low, high
 
     def _note_passed(self, now: float, serving: int) -> None:
-        if not self._passed or serving > self._passed[-1]:
-            self._passed.append(serving)
-            self._passed_at.append(now)
-        elif serving < self._passed[-1]:  # another line (the shared store back, or reset): start over
-            self._passed, self._passed_at = [serving], [now]
-        old = bisect.bisect_left(self._passed_at, now - self._history)
-        if old:
-            del self._passed[:old]
-            del self._passed_at[:old]
+        if serving < self._passed.last:  # another line (the shared store back, or reset): start over
+            self._passed.restart(serving, now)
+        self._passed.note(serving, now)
+        self._passed.forget_before(now - self._history)
 
     async def _advance(self, now: float, elapsed: float, state: RoomState) -> int:
         store, name = self.stores, self.name

@@ -9,6 +9,7 @@ import math
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,13 +24,19 @@ from tests.server import RunningServer, start_server, stop
 pytestmark = pytest.mark.server
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningNginx, RunningServer]]:
-    root = tmp_path_factory.mktemp("nginx-stack")
-    with start_server(root / "var") as haven:
+@contextmanager
+def nginx_in_front(root: Path, **env: str) -> Iterator[tuple[RunningNginx, RunningServer]]:
+    """A Haven, its static export, and nginx with ``deploy/nginx.conf`` in front of both."""
+    with start_server(root / "var", **env) as haven:
         export_static(make_settings(root / "var", HAVEN_PORT=str(haven.port)), root / "site")
         with start_nginx(root / "nginx", root / "site", haven.port) as nginx:
             yield nginx, haven
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningNginx, RunningServer]]:
+    with nginx_in_front(tmp_path_factory.mktemp("nginx-stack")) as both:
+        yield both
 
 
 def test_content_pages_come_from_the_export_with_havens_bytes(
@@ -171,11 +178,8 @@ def _origin_requests(haven: RunningServer) -> int:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningNginx, RunningServer]]:
     """nginx in front of a Haven that nobody else talks to, so that its request counts are ours."""
-    root = tmp_path_factory.mktemp("nginx-live")
-    with start_server(root / "var", HAVEN_WORKERS="1") as haven:
-        export_static(make_settings(root / "var", HAVEN_PORT=str(haven.port)), root / "site")
-        with start_nginx(root / "nginx", root / "site", haven.port) as nginx:
-            yield nginx, haven
+    with nginx_in_front(tmp_path_factory.mktemp("nginx-live"), HAVEN_WORKERS="1") as both:
+        yield both
 
 
 def test_a_thousand_polls_of_the_room_state_reach_haven_a_few_times(

@@ -95,3 +95,13 @@ async def until(condition: Callable[[], bool], *, steps: int = 10_000) -> None:
             return
         await asyncio.sleep(0)  # a turn of the loop for the others, not a wait on the clock
     raise AssertionError(f"still not so after {steps} turns of the event loop")
+
+
+async def tick(haven: Haven) -> None:
+    """One tick of the room and the hooks after it, as the shield's ticker runs them (without its
+    clock)."""
+    shield = haven.shield
+    assert shield is not None
+    await shield.room.tick()
+    for hook in shield.after_tick:
+        await hook(shield.room.public)

@@ -11,7 +11,7 @@ import pytest
 from haven.app import Haven
 from haven.shield.eta import wait_range
 from haven.shield.public import STATE_PATH
-from tests.shield.gate_kit import browser, gated, steer
+from tests.shield.gate_kit import browser, gated, steer, tick
 
 SIGN_UP = "/en/account/sign-up"
 
@@ -19,15 +19,6 @@ SIGN_UP = "/en/account/sign-up"
 @pytest.fixture
 def haven(app: Haven, tmp_path: Path) -> Haven:
     return gated(app, tmp_path / "var")
-
-
-async def tick(haven: Haven) -> None:
-    """One tick of the room and what follows it (the ticker's work, without its clock)."""
-    shield = haven.shield
-    assert shield is not None
-    await shield.room.tick()
-    for hook in shield.after_tick:
-        await hook(shield.room.public)
 
 
 async def test_two_visitors_get_the_same_bytes_and_no_cookie(haven: Haven) -> None:

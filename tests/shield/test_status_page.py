@@ -15,7 +15,7 @@ from haven.shield.public import PublicState, Status
 from haven.shield.status_page import CACHE_CONTROL, STATUS_PAGE_PATHS, StatusPages
 from haven.web.i18n import LANGUAGES, Language
 from tests.html import elements, parse
-from tests.shield.gate_kit import browser, gated, steer
+from tests.shield.gate_kit import browser, gated, steer, tick
 
 COMPUTED_AT = 1796227200.123  # 2026-12-02 16:00:00.123 UTC: 11:00:00 in Ottawa
 PATHS: dict[Language, str] = {lang: path for path, lang in STATUS_PAGE_PATHS.items()}
@@ -157,16 +157,6 @@ def test_the_figures_change_with_the_state_and_so_does_the_etag(pages: StatusPag
 @pytest.fixture
 def haven(app: Haven, tmp_path: Path) -> Haven:
     return gated(app, tmp_path / "var")
-
-
-async def tick(haven: Haven) -> None:
-    """A tick of the room, and the status page's hook after it (as the shield's ticker runs it)."""
-    shield = haven.shield
-    assert shield is not None
-    await shield.room.tick()
-    hooks = [hook for hook in shield.after_tick if isinstance(getattr(hook, "__self__", None), StatusPages)]
-    assert len(hooks) == 1
-    await hooks[0](shield.room.public)
 
 
 async def test_the_page_shows_the_room_as_it_is_public_and_cookie_free(haven: Haven) -> None:

@@ -2,8 +2,8 @@
 
 Each method runs without awaiting anything, so on one event loop every operation is atomic.
 
-- checkpoints: two parallel lists, the value of ``serving`` after each advance and when it was
-  reached, both increasing; when a place was passed is one bisection;
+- checkpoints (``checkpoints.py``): the value of ``serving`` after each advance and when it was
+  reached; when a place was passed is one bisection;
 - claims: the set of claimed places, with a heap of the same places so that a sweep forgets the
   expired ones from the smallest up without scanning the set;
 - holders: account -> ticket number, in the order the numbers were issued (a new holder always
@@ -12,20 +12,19 @@ Each method runs without awaiting anything, so on one event loop every operation
 
 from __future__ import annotations
 
-import bisect
 import heapq
 from dataclasses import replace
 
 from haven.shield.store import Mode, RoomState
+from haven.shield.store.checkpoints import Checkpoints
 
 
 class _Room:
-    __slots__ = ("carry", "claims", "clocked", "heap", "holders", "passed", "passed_at", "passes", "state")
+    __slots__ = ("carry", "claims", "clocked", "heap", "holders", "passed", "passes", "state")
 
     def __init__(self) -> None:
         self.state = RoomState(issued=0, serving=0, waiting=0, passes=0, claimed=0, lapsed=0)
-        self.passed: list[int] = []  # serving after each advance that moved it, increasing
-        self.passed_at: list[float] = []  # when, increasing
+        self.passed = Checkpoints()  # when the counter passed what
         self.claims: set[int] = set()  # claimed places above ``expired``
         self.heap: list[int] = []  # the same places, smallest first
         self.holders: dict[str, int] = {}  # account -> its ticket number, in issue order
@@ -36,8 +35,7 @@ class _Room:
     def when_passed(self, place: int) -> float | None:
         if place > self.state.serving or place <= self.state.expired:
             return None
-        index = bisect.bisect_left(self.passed, place)
-        return self.passed_at[index] if index < len(self.passed) else None
+        return self.passed.when(place)
 
 
 class MemoryStore:
@@ -89,8 +87,7 @@ class MemoryStore:
         serving = min(r.state.issued, r.state.serving + max(0, count))
         if serving > r.state.serving:
             r.state = replace(r.state, serving=serving, waiting=r.state.issued - serving)
-            r.passed.append(serving)
-            r.passed_at.append(now)
+            r.passed.note(serving, now)
         return r.state.serving
 
     async def advance_clocked(self, room: str, rate: float, now: float) -> int:
@@ -144,12 +141,9 @@ class MemoryStore:
 
     async def sweep(self, room: str, now: float, history: float) -> int:
         r = self._room(room)
-        old = bisect.bisect_left(r.passed_at, now - history)
+        expired = r.passed.forget_before(now - history)
         lapsed = 0
-        if old:
-            expired = r.passed[old - 1]
-            del r.passed[:old]
-            del r.passed_at[:old]
+        if expired is not None:
             claimed = 0
             while r.heap and r.heap[0] <= expired:
                 r.claims.discard(heapq.heappop(r.heap))
