@@ -1,18 +1,27 @@
 """The database: one async SQLAlchemy engine per process, SQLite by default, PostgreSQL when configured.
 
 SQLite runs in WAL mode with ``synchronous=FULL``: a transaction Haven acknowledges has reached the disk.
+
+Two ways in. ``transaction()`` gives an ORM session on the async engine, for work that is rare or
+many-sided (sign-up, the outbox). ``write(work)`` and ``read(work)`` run a plain function on a Core
+connection, for the paths every applicant takes many times (the session read, section saves, the
+submission): on SQLite the whole function runs in one worker thread on a synchronous connection, one
+thread hop for the transaction where the async driver makes one per statement; on PostgreSQL it runs
+on the async engine (asyncpg has no thread to hop to), with the fewest round trips the work allows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import Connection, DateTime, Engine, MetaData, event, text
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -20,7 +29,11 @@ from sqlalchemy.types import TypeDecorator
 
 from haven.settings import Settings
 
+T = TypeVar("T")
 READY_TIMEOUT: Final = 2.0
+# The execution option that marks a read: on SQLite it begins a deferred transaction (a snapshot of
+# the last commit, no write lock), where every other transaction begins IMMEDIATE.
+READ_ONLY: Final = "haven_read_only"
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 
 # Named constraints, so migrations can alter and drop them on SQLite and PostgreSQL alike.
@@ -74,6 +87,50 @@ class Database:
         # sleeps and the unlucky ones starve; queued here, a process's transactions go first come,
         # first served. Other processes still wait on the lock, with the busy timeout.
         self._turn: asyncio.Lock | None = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        # SQLite only, made on first use: a synchronous engine on the same file, one thread for the
+        # writes (they take turns anyway) and one for the reads, so a read never waits for an fsync.
+        self._sync: Engine | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._reader: ThreadPoolExecutor | None = None
+
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)`` in one transaction that has committed when this returns (or rolled
+        back, if ``work`` raised). On SQLite it holds the write lock from its first statement."""
+        if self._turn is None:
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(work)
+        async with self._turn:
+            engine, writer, _ = self._sqlite()
+            return await asyncio.get_running_loop().run_in_executor(writer, _in_transaction, engine, work)
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)`` on the last committed state, without taking the write lock; what it
+        writes is not kept. One round trip for one statement (autocommit on PostgreSQL)."""
+        if self._turn is None:
+            async with self.engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                return await autocommit.run_sync(work)
+        engine, _, reader = self._sqlite()
+        return await asyncio.get_running_loop().run_in_executor(reader, _in_snapshot, engine, work)
+
+    def _sqlite(self) -> tuple[Engine, ThreadPoolExecutor, ThreadPoolExecutor]:
+        if self._sync is None or self._writer is None or self._reader is None:
+            url = self.engine.url.set(drivername="sqlite")
+            self._sync = create_sync_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
+            event.listen(self._sync, "connect", _sqlite_pragmas)
+            event.listen(self._sync, "begin", _sqlite_begin)
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="haven-db-write")
+            self._reader = ThreadPoolExecutor(1, thread_name_prefix="haven-db-read")
+        return self._sync, self._writer, self._reader
+
+    async def close(self) -> None:
+        """Close every connection of this database (the threads of SQLite's synchronous engine too)."""
+        if self._sync is not None and self._writer is not None and self._reader is not None:
+            for executor in (self._writer, self._reader):
+                await asyncio.to_thread(executor.shutdown)
+            self._sync.dispose()
+            self._sync = self._writer = self._reader = None
+        await self.engine.dispose()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -114,8 +171,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     """Every SQLite transaction takes the write lock when it starts. A transaction that read first
     and wrote later could otherwise fail at once with "database is locked" when another writer got
-    there in between (waiting cannot resolve it); this way writers queue for the busy timeout."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    there in between (waiting cannot resolve it); this way writers queue for the busy timeout.
+    A read (``READ_ONLY``) begins deferred: it takes no lock in WAL mode."""
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    with engine.begin() as connection:
+        return work(connection)
+
+
+def _in_snapshot(engine: Engine, work: Callable[[Connection], T]) -> T:
+    with engine.connect() as connection:
+        try:
+            return work(connection.execution_options(**{READ_ONLY: True}))
+        finally:
+            connection.rollback()
 
 
 async def is_ready(engine: AsyncEngine) -> bool:
@@ -166,7 +238,6 @@ async def schema_status(settings: Settings) -> str:
 
 def _sqlite_revision(url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import create_engine as create_sync_engine
 
     engine = create_sync_engine(
         make_url(url).set(drivername="sqlite"), connect_args={"timeout": READY_TIMEOUT}

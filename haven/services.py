@@ -103,7 +103,7 @@ class Services:
             self._sweep = None
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.engine.dispose()
+        await self.database.close()
 
 
 def services(request: Request) -> Services:

@@ -4,12 +4,12 @@ and the answer to a form whose CSRF token has expired."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import TypeVar
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from haven.accounts.models import Account
@@ -79,15 +79,12 @@ class PersonalPage:
 Page = TypeVar("Page", bound=PersonalPage)
 
 
-def personal_page(kind: type[Page]) -> Callable[..., Page]:
+def personal_page(kind: type[Page]) -> Callable[..., Awaitable[Page]]:
     """The FastAPI dependency that gives a handler its page of ``kind``: the language from the
-    address, the services of the running app."""
+    address, the services of the running app. A coroutine, taking nothing but the request: FastAPI
+    runs a plain function dependency in a worker thread, a thread hop on every personal request."""
 
-    def page(
-        request: Request,
-        lang: Annotated[Language, Depends(page_language)],
-        app: Annotated[Services, Depends(services)],
-    ) -> Page:
-        return kind(request, lang, app)
+    async def page(request: Request) -> Page:
+        return kind(request, page_language(request), services(request))
 
     return page

@@ -101,7 +101,8 @@ async def sign_up(page: Page) -> Response:
         return page.render(
             "accounts/sign_up.html", SIGN_UP, "sign_up", status=422, errors=errors, values=values
         )
-    await page.app.accounts.sign_up(form["email"], form["password"], page.lang)
+    browser = page.app.personal.csrf_token(page.request)
+    await page.app.accounts.sign_up(form["email"], form["password"], page.lang, browser=browser)
     page.app.deliver_mail_soon()
     return page.redirect(path("check_email", page.lang))
 
@@ -120,11 +121,22 @@ async def verify(page: Page) -> Response:
     form = await page.form("verify")
     if isinstance(form, Response):
         return form
+    personal = page.app.personal
     try:
-        await page.app.accounts.verify_email(form.get("token", ""))
+        account, session_id = await page.app.accounts.verify_email(
+            form.get("token", ""),
+            browser=personal.csrf_token(page.request),
+            replacing=personal.session_id(page.request),
+        )
     except LinkNotValid:
         return page.link_not_valid("verify")
-    return page.render("accounts/verified.html", N_("Your email address is confirmed"), "verify")
+    if session_id is not None:  # the link signed in: a new session id and a new CSRF token
+        personal.renew_csrf(page.request)
+    title = N_("Your email address is confirmed")
+    response = page.render("accounts/verified.html", title, "verify", signed_in_now=session_id is not None)
+    if session_id is not None:
+        personal.set_session(response, page.request, session_id, str(account.id))
+    return response
 
 
 async def resend(page: Page) -> Response:
@@ -134,7 +146,8 @@ async def resend(page: Page) -> Response:
     form = await page.form("home")
     if isinstance(form, Response):
         return form
-    await page.app.accounts.resend_verification(account.id)
+    browser = page.app.personal.csrf_token(page.request)
+    await page.app.accounts.resend_verification(account.id, browser=browser)
     page.app.deliver_mail_soon()
     return page.redirect(path("check_email", page.lang))
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hmac
 import re
 import uuid
-from typing import Final, Protocol
+from typing import Final, Protocol, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from haven.accounts.models import Account, EmailToken, Throttle, WebSession
@@ -34,6 +35,10 @@ SESSION_IDLE: Final = dt.timedelta(minutes=30)
 SESSION_MAX: Final = dt.timedelta(hours=12)
 VERIFY_FOR: Final = dt.timedelta(days=3)
 RESET_FOR: Final = dt.timedelta(hours=1)
+# A confirmation link also signs in, if it is followed within this time of being sent, in the browser
+# that signed up (see ``Accounts.verify_email``); later or elsewhere it only confirms the address.
+SIGN_IN_FOR: Final = dt.timedelta(hours=1)
+SEEN_EVERY: Final = dt.timedelta(minutes=1)  # a session's last-seen time is written at most this often
 # Sign-in throttles: failures counted over a window; past the allowance, each failure doubles the
 # wait (from the base, up to the cap). A success clears the account's count.
 WINDOW: Final = dt.timedelta(minutes=15)
@@ -98,6 +103,14 @@ class Passwords:
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self.hasher.hash, password)
 
+    def needs_rehash(self, stored: str) -> bool:
+        """Whether ``stored`` was made with other parameters than today's (it is replaced at the
+        next sign-in, when the password is at hand)."""
+        try:
+            return bool(self.hasher.check_needs_rehash(stored))
+        except (InvalidHashError, ValueError):
+            return True
+
     async def verify(self, stored: str | None, password: str) -> bool:
         target = stored or self._decoy
         if target is None:
@@ -133,10 +146,28 @@ def password_problem(password: str) -> str | None:
     return None
 
 
+def _binding(token: str, browser: str) -> str:
+    """What ties a confirmation link to the browser that asked for it: a hash of the link's random
+    part with that browser's CSRF token, which never leaves the browser and its cookie."""
+    return token_hash(f"{token}:{browser}")[:32]
+
+
+def _same_browser(token: str, browser: str | None) -> bool:
+    head, _, binding = token.partition(".")
+    return bool(browser and binding) and hmac.compare_digest(binding, _binding(head, browser or ""))
+
+
 async def _issue_token(
-    session: AsyncSession, account: Account, purpose: str, now: dt.datetime, lifetime: dt.timedelta
+    session: AsyncSession,
+    account: Account,
+    purpose: str,
+    now: dt.datetime,
+    lifetime: dt.timedelta,
+    browser: str | None = None,
 ) -> str:
     token = new_token()
+    if browser:
+        token = f"{token}.{_binding(token, browser)}"
     session.add(
         EmailToken(
             token_hash=token_hash(token),
@@ -158,7 +189,9 @@ class Accounts:
         self.letters = letters
         self.clock = clock
 
-    async def sign_up(self, email: str, password: str, lang: str) -> None:
+    async def sign_up(self, email: str, password: str, lang: str, *, browser: str | None = None) -> None:
+        """A new account, and the email that confirms its address; ``browser`` (the CSRF token of the
+        browser signing up) lets the link sign in there (see ``verify_email``)."""
         email = normalise_email(email)
         password_hash = await self.passwords.hash(password)  # before the transaction: no lock held
         async with self.database.transaction() as session:
@@ -178,28 +211,43 @@ class Accounts:
             )
             session.add(account)
             await session.flush()
-            token = await _issue_token(session, account, "verify", now, VERIFY_FOR)
+            token = await _issue_token(session, account, "verify", now, VERIFY_FOR, browser)
             subject, body = self.letters.verify(lang, token)
             queue(session, email, subject, body)
 
-    async def resend_verification(self, account_id: uuid.UUID) -> None:
+    async def resend_verification(self, account_id: uuid.UUID, *, browser: str | None = None) -> None:
         async with self.database.transaction() as session:
             account = await session.get(Account, account_id)
             if account is None or account.email_verified_at is not None:
                 return
-            token = await _issue_token(session, account, "verify", self.clock.now(), VERIFY_FOR)
+            now = self.clock.now()
+            token = await _issue_token(session, account, "verify", now, VERIFY_FOR, browser)
             subject, body = self.letters.verify(account.language, token)
             queue(session, account.email, subject, body)
 
-    async def verify_email(self, token: str) -> Account:
+    async def verify_email(
+        self, token: str, *, browser: str | None = None, replacing: str | None = None
+    ) -> tuple[Account, str | None]:
+        """Confirm the address of the link's account; the link is used up. It signs in too (the
+        new session's id comes back, else None) when it is followed within ``SIGN_IN_FOR`` of being
+        sent, in the browser that asked for it (``browser``, its CSRF token): that person has just
+        typed the password, and the link proves they read the mailbox, which could reset it anyway.
+        In another browser the link only confirms: someone who signed up with another person's
+        address, a password of their choosing, never gets that person signed in to their account.
+        ``replacing``, the session id the browser held before, ends when a new one starts."""
         async with self.database.transaction() as session:
             record = await self._usable_token(session, token, "verify")
             account = await session.get(Account, record.account_id)
             assert account is not None  # tokens go with their account (ON DELETE CASCADE)
-            record.used_at = self.clock.now()
+            now = self.clock.now()
+            record.used_at = now
             if account.email_verified_at is None:
-                account.email_verified_at = record.used_at
-            return account
+                account.email_verified_at = now
+            if not _same_browser(token, browser) or now - record.created_at > SIGN_IN_FOR:
+                return account, None
+            if replacing is not None:
+                await session.execute(delete(WebSession).where(WebSession.id_hash == token_hash(replacing)))
+            return account, await self._new_session(session, account.id)
 
     async def sign_in(
         self, email: str, password: str, address: str, *, replacing: str | None = None
@@ -217,8 +265,18 @@ class Accounts:
                 await self._record_failure(session, keys[0], ACCOUNT_ALLOWANCE)
                 await self._record_failure(session, keys[1], ADDRESS_ALLOWANCE)
             raise SignInFailed  # after the commit: the failure must be counted
+        # Made with older argon2 parameters: hashed again now, while the password is at hand.
+        stored = account.password_hash
+        fresh = await self.passwords.hash(password) if self.passwords.needs_rehash(stored) else None
         async with self.database.transaction() as session:
             await session.execute(delete(Throttle).where(Throttle.key == keys[0]))
+            if fresh is not None:  # unless the password changed meanwhile (a reset): that one stands
+                await session.execute(
+                    update(Account)
+                    .where(Account.id == account.id, Account.password_hash == stored)
+                    .values(password_hash=fresh)
+                )
+                account.password_hash = fresh
             if replacing is not None:
                 await session.execute(delete(WebSession).where(WebSession.id_hash == token_hash(replacing)))
             session_id = await self._new_session(session, account.id)
@@ -259,25 +317,21 @@ class Accounts:
         return session_id
 
     async def account_for_session(self, session_id: str) -> Account | None:
-        """The signed-in account, or None for an unknown, idle or expired session."""
-        now = self.clock.now()
-        async with self.database.transaction() as session:
-            found = (
-                await session.execute(
-                    select(WebSession, Account)
-                    .join(Account, Account.id == WebSession.account_id)
-                    .where(WebSession.id_hash == token_hash(session_id))
-                )
-            ).first()
-            if found is None:
-                return None
-            record, account = found
-            if record.expires_at <= now or now - record.last_seen_at > SESSION_IDLE:
-                await session.delete(record)
-                return None
-            if now - record.last_seen_at > dt.timedelta(minutes=1):  # spare a write per request
-                record.last_seen_at = now
-            return account
+        """The signed-in account, or None for an unknown, idle or expired session. One read (no
+        write lock); a write only when the session has ended, or to note it was seen (once a minute
+        at most)."""
+        now, id_hash = self.clock.now(), token_hash(session_id)
+        row = await self.database.read(
+            lambda connection: connection.execute(_SESSION_READ, {"id_hash": id_hash}).first()
+        )
+        if row is None:
+            return None
+        if row.expires_at <= now or now - row.last_seen_at > SESSION_IDLE:
+            await self.database.write(lambda connection: _end_session(connection, id_hash))
+            return None
+        if now - row.last_seen_at > SEEN_EVERY:
+            await self.database.write(lambda connection: _seen(connection, id_hash, now))
+        return Account(**{name: getattr(row, name) for name in _ACCOUNT_COLUMNS})
 
     async def sign_out(self, session_id: str) -> None:
         async with self.database.transaction() as session:
@@ -321,6 +375,28 @@ class Accounts:
         ):
             raise LinkNotValid
         return record
+
+
+_ACCOUNTS: Final = cast(Table, Account.__table__)
+_SESSIONS: Final = cast(Table, WebSession.__table__)
+_ACCOUNT_COLUMNS: Final = tuple(column.key for column in _ACCOUNTS.c)
+_SESSION_READ: Final = (
+    select(_SESSIONS.c.expires_at, _SESSIONS.c.last_seen_at, *_ACCOUNTS.c)
+    .join_from(_SESSIONS, _ACCOUNTS, _ACCOUNTS.c.id == _SESSIONS.c.account_id)
+    .where(_SESSIONS.c.id_hash == bindparam("id_hash"))
+)
+
+
+def _end_session(connection: Connection, id_hash: str) -> None:
+    connection.execute(delete(_SESSIONS).where(_SESSIONS.c.id_hash == id_hash))
+
+
+def _seen(connection: Connection, id_hash: str, now: dt.datetime) -> None:
+    connection.execute(
+        update(_SESSIONS)
+        .where(_SESSIONS.c.id_hash == id_hash, _SESSIONS.c.last_seen_at < now)
+        .values(last_seen_at=now)
+    )
 
 
 class MailWriter(Protocol):
