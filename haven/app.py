@@ -7,7 +7,9 @@ memory; everything else, and every request under ASGI, goes down the stack of mi
 
     Metrics → FinishedPages → OpsEndpoints → TargetLimit → WaitingRoom → Admission → ProblemPage → FastAPI
 
-Reading Haven therefore never reaches the shield, the framework, the templates or the database. The
+Reading Haven therefore never reaches the shield, the framework, the templates or the database; a
+query page not rendered yet asks the shield first (``Shield.admit_miss``), since rendering costs
+the core. The
 README's "How it is built" draws the same stack.
 """
 
@@ -28,6 +30,7 @@ from haven.checker import routes as checker_routes
 from haven.content.site import Site, build_site
 from haven.ops.health import OpsEndpoints, Readiness
 from haven.ops.metrics import Metrics, RequestMetrics
+from haven.profiles import paths as profile_paths
 from haven.profiles import routes as profiles_routes
 from haven.services import Services
 from haven.shield.admission import Admission
@@ -47,7 +50,7 @@ from haven.web.i18n import LANGUAGES
 from haven.web.layers import MAX_TARGET_BYTES, FinishedPages, ProblemPage, TargetLimit
 from haven.web.pagecache import CachedResponse
 from haven.web.personal import Personal
-from haven.web.querypages import QueryPages
+from haven.web.querypages import Miss, QueryPages
 from haven.web.rsgi import RSGILoop, RSGIProtocol, RSGIScope, call_asgi
 
 
@@ -101,10 +104,11 @@ class Haven:
             return
         started = perf_counter()
         path = scope.path
-        cached = self.responses.get(path)
+        cached: CachedResponse | Miss | None = self.responses.get(path)
         if cached is None and len(path) + len(scope.query_string) <= MAX_TARGET_BYTES:
-            cached = self.query_pages.find(path, scope.query_string.encode("latin-1", "replace"))
-        if cached is None:
+            cached = self.query_pages.lookup(path, scope.query_string.encode("latin-1", "replace"))
+        if cached is None or isinstance(cached, Miss):
+            # A query page not rendered yet is admitted by its cost first: down the stack.
             await call_asgi(self.front, scope, protocol)
             return
         metrics = self.metrics
@@ -226,7 +230,13 @@ def compose(
         status_pages.update(shield.room.public)
         shield.after_tick.append(status_pages.after_tick)
     if shield is not None:
-        front = Admission(front, shield, password_paths())
+        front = Admission(
+            front,
+            shield,
+            password_paths(),
+            profile_prefixes=profile_paths.BASE.values(),
+            submit_slugs=profile_paths.SLUGS["submit"].values(),
+        )
         turnmail = TurnMail(settings, shield)  # "email me when it's my turn"
         shield.after_tick.append(turnmail.on_tick)
         extra = {
@@ -237,7 +247,7 @@ def compose(
         publish_room_state(shield, responses)
     front = TargetLimit(front)
     front = OpsEndpoints(front, metrics, readiness)
-    front = FinishedPages(front, responses, query_pages)
+    front = FinishedPages(front, responses, query_pages, None if shield is None else shield.admit_miss)
     front = Metrics(front, metrics)
     haven = Haven(
         settings,

@@ -235,8 +235,16 @@ class Settings:
     mail_dir: Path | None = _setting(  # noqa: RUF009 - None and a Path are immutable, sharing is safe
         None, "Folder for the file mail backend (default: `HAVEN_VAR_DIR/mail`)."
     )
-    argon2_time_cost: int = _setting(3, "Argon2id passes per password hash.")
-    argon2_memory_kib: int = _setting(65536, "Argon2id memory per password hash, in KiB.")
+    argon2_time_cost: int = _setting(
+        2,
+        "Argon2id passes per password hash (parallelism is 1). With the memory below, the default is "
+        "OWASP's Password Storage Cheat Sheet recommendation (m=19 MiB, t=2, p=1): a guess costs an "
+        "attacker as much memory as time, and a sign-in costs the server tens of milliseconds of one "
+        "core, not hundreds. A hash made with other parameters is made again at its next sign-in.",
+    )
+    argon2_memory_kib: int = _setting(
+        19456, "Argon2id memory per password hash, in KiB (19456 = 19 MiB, OWASP's recommendation)."
+    )
     behind_proxy: bool = _setting(
         False,
         "Set to `true` behind nginx or a load balancer: the client address is then read from "
@@ -267,7 +275,10 @@ class Settings:
         shown="generated",
     )
     pass_minutes: int = _setting(
-        30, "Minutes a visitor let in stays in without activity (each request renews it)."
+        60,
+        "Minutes a visitor let in stays in without activity (each request renews it). Longer than a "
+        "signed-in session's 30 idle minutes, so that someone whose session lapsed signs in again "
+        "without queueing again.",
     )
     place_kept_minutes: int = _setting(
         10,

@@ -1,24 +1,31 @@
 """Admission, as an ASGI middleware in front of every dynamic route: who goes on to the application,
-and through which door. It decides in O(1), from signed cookies and the room's counters, without
-awaiting the database:
+through which door, and who is shed first when the origin is full. It decides in O(1), from signed
+cookies and the room's counters, without awaiting the database.
 
-- the cookie-free JSON API (``/api/…``) is anonymous: rate-limited per address, admitted as
-  sheddable work;
-- a visitor holding a valid pass goes to the admission limiter and on to the application
-  (a POST is a submission: critical; anything else normal);
-- a visitor without one is let in with a new pass while the room is idle, or given a ticket (or told
-  their place) on the waiting page while it queues.
+**Priorities** (``limiter.Priority``), shed lowest first, each shed answered 503 with ``Retry-After``:
+
+1. people already in who are submitting or saving a profile (any POST under the profile pages);
+2. people already in: their other pages, and their password hashes (which take the hash lane);
+3. new visitors: the first dynamic page the room lets them into, and the room's own work for them
+   (joining the line, being told their place);
+4. anonymous work: the cookie-free JSON API (``/api/…``), and calculator pages that miss the page
+   cache (``Shield.admit_miss``, gated before this layer).
+
+A visitor without a pass is let in with a new one while the room is idle, or given a ticket (or told
+their place) on the waiting page while it queues. Someone holding a valid pass is never sent back to
+the waiting room: at worst they are asked to retry in a second or two.
+
+**Cost.** Every request is weighed by what it costs the core (``costs.py``, measured by
+``python -m bench.costs``). Work that waits on the database goes through the limiter, which bounds the
+cost in flight, each priority up to its share of the limit; work that never waits (the API, the
+room's paths, calculator misses) spends from a CPU budget per priority (``budget.py``). Password hashes
+wait in a lane of their own (``lane.py``). Which addresses hash a password, and which are the profile
+pages, is the app's to say.
 
 **Fail-closed, within bounds.** If the shared store stops answering, the room runs on in this process
 (its own line, its own counter) and says so in the metrics; the limiter protects the origin either way.
-Nothing is ever let through unbounded: a request the limiter cannot place is shed at once with a
+Nothing is ever let through unbounded: a request that cannot be placed is shed at once with a
 prebuilt 503 and ``Retry-After``.
-
-**Cost.** Requests are weighted by what they cost: a password hash (sign-up, sign-in, new password)
-holds a core for about 170 ms at Haven's argon2id settings, where a dynamic page takes 2–3 ms and a
-submission about 9 ms (``bench/results/accounts.json``; ``python -m bench.shield``). Hashes wait in a
-lane of their own (``haven/shield/lane.py``) and never enter the limiter; there, a submission weighs
-2 and a page 1. Which addresses hash a password is the app's to say (``password_paths``).
 """
 
 from __future__ import annotations
@@ -27,32 +34,54 @@ from collections.abc import Collection
 from typing import Final
 
 from haven.shield.core import Headers, Shield
+from haven.shield.costs import Kind, weight
 from haven.shield.lane import LaneFull
 from haven.shield.limiter import Priority, Shed
 from haven.web.asgi import ASGIApp, Noted, Receive, Scope, Send, read_cookies
 from haven.web.i18n import language_of
 from haven.web.security import safe_next
 
-PAGE_COST: Final = 1.0
-SUBMIT_COST: Final = 2.0  # a POST writes: about 9 ms of CPU against 2-3 ms for a page
 HASH_RETRY: Final = 2  # Retry-After (s) when the lane is full
 HOLDER_RETRY_MAX: Final = 2  # people let in are shed only for a moment: they retry soon
+PROFILE_WRITES: Final[frozenset[Kind]] = frozenset({"save", "submit"})
 
 
 class Admission:
     """Lets a request on to ``app``, or answers it with the waiting page, a 429 or a 503.
-    ``password_paths``: where a POST hashes a password (it takes the lane, not the limiter)."""
+    ``password_paths``: where a POST hashes a password (it takes the lane, not the limiter);
+    ``profile_prefixes``: where the profile pages live (a POST there writes a profile), and
+    ``submit_slugs``: the last segment of a profile's submission address."""
 
-    def __init__(self, app: ASGIApp, shield: Shield, password_paths: Collection[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        shield: Shield,
+        password_paths: Collection[str],
+        profile_prefixes: Collection[str] = (),
+        submit_slugs: Collection[str] = (),
+    ) -> None:
         self.app = app
         self.shield = shield
         self.password_paths = frozenset(password_paths)
+        self.profile_prefixes = tuple(prefix.rstrip("/") + "/" for prefix in profile_prefixes)
+        self.submit_slugs = frozenset(submit_slugs)
 
-    def cost_of(self, method: str, path: str) -> float:
-        """The request's weight in the limiter; 0 for a password hash, which takes the lane instead."""
+    def kind_of(self, method: str, path: str) -> Kind:
+        """What the request costs, as a row of the cost table."""
         if method != "POST":
-            return PAGE_COST
-        return 0.0 if path in self.password_paths else SUBMIT_COST
+            return "page"
+        if path in self.password_paths:
+            return "password"
+        if path.startswith(self.profile_prefixes) or path + "/" in self.profile_prefixes:
+            return "submit" if path.rsplit("/", 1)[-1] in self.submit_slugs else "save"
+        return "page"  # another form (signing out, confirming an address) costs what a page does
+
+    @staticmethod
+    def priority_of(kind: Kind, newcomer: bool) -> Priority:
+        """The request's priority: profile writes first, then people already in, then newcomers."""
+        if kind in PROFILE_WRITES:
+            return Priority.SUBMIT
+        return Priority.ADMIT if newcomer else Priority.IN
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,7 +93,11 @@ class Admission:
             return
         path: str = scope["path"]
         if path.startswith("/api/"):
-            await self._through(scope, receive, send, Priority.SHEDDABLE, PAGE_COST, [])
+            retry = shield.spend(Priority.ANONYMOUS, "api")
+            if retry is not None:
+                await shield.busy(scope, send, retry, [])
+                return
+            await self._through(scope, receive, send, Priority.ANONYMOUS, "api", [])
             return
         method: str = scope["method"]
         cookies = read_cookies(scope)
@@ -79,8 +112,9 @@ class Admission:
                 return
         elif not await self._admit(scope, send, cookies, cookie_headers):
             return
-        priority = Priority.CRITICAL if method == "POST" else Priority.NORMAL
-        await self._through(scope, receive, send, priority, self.cost_of(method, path), cookie_headers)
+        kind = self.kind_of(method, path)
+        priority = self.priority_of(kind, newcomer=current is None)
+        await self._through(scope, receive, send, priority, kind, cookie_headers)
 
     async def _admit(
         self, scope: Scope, send: Send, cookies: dict[str, str], cookie_headers: Headers
@@ -100,6 +134,12 @@ class Admission:
                 _, token = await room.grant()
                 cookie_headers.append(shield.pass_cookie(scope, token))
                 return True
+        # The room's own work for a newcomer (a join, a place told, a turn claimed) is theirs to pay
+        # from the newcomers' budget: when it is spent, people already in come first.
+        retry = shield.spend(Priority.ADMIT, "room")
+        if retry is not None:
+            await shield.busy(scope, send, retry, cookie_headers)
+            return False
         ticket = shield.read_ticket(cookies)
         if ticket is not None:
             turn = await shield.claim(scope, ticket)
@@ -124,12 +164,12 @@ class Admission:
         receive: Receive,
         send: Send,
         priority: Priority,
-        cost: float,
+        kind: Kind,
         cookie_headers: Headers,
     ) -> None:
         """Past the admission limiter (or the lane, for a password hash) to the application, with
         the cookies given on the way in added to its answer; or shed at once."""
-        if not cost:
+        if kind == "password":
             # A full lane is the origin at capacity as much as a full limit is: the lane tells the
             # limiter's pressure, so that the room lets fewer people in.
             try:
@@ -143,7 +183,7 @@ class Admission:
                 self.shield.lane.leave()
             return
         try:
-            permit = await self.shield.limiter.acquire(priority, cost)
+            permit = await self.shield.limiter.acquire(priority, weight(kind))
         except Shed as shed:
             # A pass given on this very request (a claimed turn, a first visit) goes out with the
             # 503: its ticket is spent, and without the pass the visitor could not get in again.
@@ -151,7 +191,7 @@ class Admission:
             # hint, which grows while the overload lasts.
             retry = (
                 shed.retry_after
-                if priority is Priority.SHEDDABLE
+                if priority is Priority.ANONYMOUS
                 else min(shed.retry_after, HOLDER_RETRY_MAX)
             )
             await self.shield.busy(scope, send, retry, cookie_headers)

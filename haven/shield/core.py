@@ -2,8 +2,9 @@
 
 The waiting-room endpoints (``waiting.py``) and the admission layer (``admission.py``) both read the
 visitor's pass and ticket, give places, and answer with the waiting page, a 429 or a 503; the room,
-the admission limiter, the hash lane, the per-client limits and the counts the metrics read live here,
-once per worker. The app builds one ``Shield`` and hands it to both layers (``haven.app.compose``).
+the admission limiter, its CPU budgets, the hash lane, the per-client limits and the counts the
+metrics read live here, once per worker. The app builds one ``Shield`` and hands it to both layers
+(``haven.app.compose``).
 
 The shield imports no feature: the app gives it the layout its pages are drawn in, the busy page and
 the addresses whose POST hashes a password.
@@ -21,8 +22,10 @@ from typing import Final
 from urllib.parse import parse_qs
 
 from haven.settings import Settings
+from haven.shield.budget import Budget
+from haven.shield.costs import Kind, cost_ms
 from haven.shield.lane import Lane, Origin
-from haven.shield.limiter import Limiter, watch_loop_lag
+from haven.shield.limiter import Limiter, Priority, Shed, watch_loop_lag
 from haven.shield.pages import STATUS_PATH, State, View, WaitingPages
 from haven.shield.public import PublicState
 from haven.shield.ratelimits import ClientLimits
@@ -30,7 +33,7 @@ from haven.shield.room import Place, Room, RoomSettings
 from haven.shield.store import Store
 from haven.shield.tokens import Pass, Refused, Signer, Ticket
 from haven.shield.work import Work
-from haven.web.asgi import Scope, Send, client_of
+from haven.web.asgi import Scope, Send, client_of, name_route, read_cookies
 from haven.web.cookies import HOLDER_COOKIE, PASS_COOKIE, TICKET_COOKIE, Cookies
 from haven.web.i18n import Language
 from haven.web.pagecache import send_body
@@ -54,6 +57,7 @@ TOO_MANY_JSON: Final = (
     b'{"error": {"status": 429, "message": "Too many requests from this client. Try again after the '
     b'seconds in Retry-After."}}'
 )
+BUSY_ROUTE: Final = "busy"  # the route class of a request shed before it reached its route
 Headers = list[tuple[bytes, bytes]]
 
 
@@ -77,6 +81,7 @@ class Shield:
         self.signer = Signer([settings.secret_key, *settings.shield_old_keys])
         self.limiter = limiter or Limiter(min_limit=16, initial_limit=20)
         self.lane = Lane(HASH_SLOTS, hash_wait, HASH_PRESSURE, self.limiter.note_pressure)
+        self.budget = Budget(self.limiter, lambda: not self.room.admits_directly())
         room_settings = room_settings or RoomSettings(
             name=settings.room,
             place_kept=settings.place_kept_minutes * 60.0,
@@ -144,8 +149,32 @@ class Shield:
         }
 
     def shed_counts(self) -> dict[str, int]:
-        """Requests shed, by reason: the limiter's, the lane's and the rate limits'."""
+        """Requests shed, by reason: the limiter's (its CPU budgets' included), the lane's and the
+        rate limits'."""
         return {**self.limiter.sheds, "hash_lane": self.lane.sheds, **self.sheds}
+
+    # Admission by cost ---------------------------------------------------------------------------------
+
+    def spend(self, priority: Priority, kind: Kind) -> int | None:
+        """Admit a request that never waits by what it costs (``budget.py``): None if it may go on,
+        else the ``Retry-After`` seconds of the 503 it gets."""
+        try:
+            self.budget.spend(priority, cost_ms(kind))
+        except Shed as shed:
+            return shed.retry_after
+        return None
+
+    async def admit_miss(self, scope: Scope, send: Send) -> bool:
+        """Whether a query page that missed the page cache may be rendered now (``FinishedPages``'s
+        gate): at once for people already in, within the anonymous budget for everyone else; when
+        not, the 503 is sent here."""
+        priority = Priority.IN if self.read_pass(read_cookies(scope)) is not None else Priority.ANONYMOUS
+        retry = self.spend(priority, "query_miss")
+        if retry is None:
+            return True
+        name_route(scope, BUSY_ROUTE)
+        await self.busy(scope, send, retry, [])
+        return False
 
     # The visitor -------------------------------------------------------------------------------------
 
@@ -257,7 +286,8 @@ class Shield:
 
     async def busy(self, scope: Scope, send: Send, retry_after: int, cookie_headers: Headers) -> None:
         """503 for a request the origin cannot take now, with the cookies given on the way in."""
-        api = scope["path"].startswith("/api/")
+        path: str = scope["path"]
+        api = path.startswith("/api/") or path == STATUS_PATH
         body, content_type = (BUSY_JSON, JSON) if api else (self.busy_page, HTML)
         extra = [(b"retry-after", str(retry_after).encode()), *cookie_headers]
         await send_body(send, 503, body, content_type, extra=extra)

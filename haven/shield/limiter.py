@@ -33,18 +33,22 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final, Literal
 
-ShedReason = Literal["limit", "queue_full", "codel", "lag"]
+ShedReason = Literal["limit", "queue_full", "codel", "lag", "budget"]
 
 
 class Priority(enum.IntEnum):
-    CRITICAL = 0  # submissions by admitted users
-    NORMAL = 1  # pages of admitted users
-    SHEDDABLE = 2  # anonymous API calls
+    """Who is shed first: the higher the number, the sooner (the published rules, README and help)."""
+
+    SUBMIT = 0  # people already in, submitting or saving a profile
+    IN = 1  # people already in: other pages (their password hashes take the lane, at this level)
+    ADMIT = 2  # new visitors: the first dynamic page the room lets them into, the room's own paths
+    ANONYMOUS = 3  # the JSON API, and calculator pages that miss the page cache
 
 
 # Fraction of the limit each priority may fill (in_flight + cost <= share × limit): the top tenth is
-# kept for submissions, and anonymous calls can never take more than half of what users need.
-SHARES: Final = (1.0, 0.9, 0.5)
+# kept for submissions, newcomers leave people already in a tenth more, and anonymous calls can never
+# take more than half of what users need.
+SHARES: Final = (1.0, 0.9, 0.7, 0.5)
 
 TOLERANCE: Final = 1.5  # latency may stretch to 1.5× baseline before the limit shrinks
 MIN_GRADIENT: Final = 0.5  # the limit at most halves per window (before smoothing)
@@ -68,7 +72,7 @@ PRESSURE_MEMORY: Final = 1.0  # the "recent window" of at_capacity
 PRESSURE_SPAN: Final = 2.0  # seconds of history behind pressure(), in 100 ms slots
 PRESSURE_SLOT: Final = 0.1
 UTILIZATION_TAU: Final = 1.0  # time constant of the smoothed utilisation
-RETRY_BASE: Final[dict[ShedReason, int]] = {"limit": 1, "codel": 1, "queue_full": 2, "lag": 2}
+RETRY_BASE: Final[dict[ShedReason, int]] = {"limit": 1, "codel": 1, "queue_full": 2, "lag": 2, "budget": 1}
 RETRY_GROWTH: Final = 10.0  # one more second of Retry-After per 10 s of sustained pressure
 RETRY_MAX: Final = 30
 
@@ -174,8 +178,8 @@ class Limiter:
         self.loop_lag = 0.0  # the last sample, for metrics
         self._lagging = 0  # lagging samples in a row
         # The queue: one deque per priority, in arrival order; cancelled entries are skipped lazily.
-        self._waiting: tuple[deque[Permit], ...] = (deque(), deque(), deque())
-        self._queued_by, self._queued, self._queue_since = [0, 0, 0], 0, start
+        self._waiting: tuple[deque[Permit], ...] = tuple(deque() for _ in Priority)
+        self._queued_by, self._queued, self._queue_since = [0] * len(Priority), 0, start
         # CoDel: the minimum queueing delay seen in the current interval, and the last verdict.
         self._codel_until, self._codel_min, self._overloaded = start + codel_interval, 0.0, False
         # The current window, and the latency baselines by cost class.
@@ -185,6 +189,10 @@ class Limiter:
         self._lag_until = self._pressure_at = self._pressure_since = -math.inf
         self._pressure_slots: deque[int] = deque()  # the 100 ms slots in which pressure was seen
         self._utilization = TimeAverage(start)
+
+    def now(self) -> float:
+        """The limiter's clock (the budgets read the same one)."""
+        return self._now()
 
     @property
     def limit(self) -> float:
@@ -211,7 +219,7 @@ class Limiter:
         if self._queued:
             self._expire(now)
             self._dispatch(now)
-        if priority is not Priority.CRITICAL and now < self._lag_until:
+        if priority is not Priority.SUBMIT and now < self._lag_until:
             raise self._shed("lag", now)
         permit = Permit(self, priority, cost, now)
         if self._fits(priority, cost) and not any(self._queued_by[: priority + 1]):
@@ -219,7 +227,7 @@ class Limiter:
                 self._codel_sample(0.0, now)  # the queue is empty: CoDel must hear that too
             self._grant(permit, now)
             return permit
-        if priority is Priority.SHEDDABLE:
+        if priority is Priority.ANONYMOUS:
             # Anonymous work never waits: a waiter would hold memory that users need.
             raise self._shed("limit", now, pressure=False)
         if self._queued >= max(MIN_QUEUE, int(self._limit)) and not self._evict_below(priority, now):
@@ -480,6 +488,11 @@ class Limiter:
         slot = math.floor(now / PRESSURE_SLOT)
         if not self._pressure_slots or self._pressure_slots[-1] != slot:
             self._pressure_slots.append(slot)
+
+    def shed(self, reason: ShedReason, *, pressure: bool = True) -> Shed:
+        """The ``Shed`` for a request refused outside the limiter (the CPU budgets), counted with
+        the limiter's and with its ``Retry-After``."""
+        return self._shed(reason, self._now(), pressure=pressure)
 
     def _shed(self, reason: ShedReason, now: float, *, pressure: bool = True) -> Shed:
         self.sheds[reason] += 1

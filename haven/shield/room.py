@@ -77,7 +77,7 @@ class RoomSettings:
     place_kept: float = 600.0  # a place passed by the counter may be claimed for this long
     history: float = 1800.0  # the store remembers when places were passed for this long (≥ place_kept)
     ticket_lifetime: float = 12 * 3600.0  # a ticket cookie is refused after this long in any case
-    pass_seconds: float = 1800.0  # a pass lasts this long after the last activity
+    pass_seconds: float = 3600.0  # a pass lasts this long after the last activity
     renew_after: float = 60.0  # a pass is renewed at most this often
     tick_seconds: float = 1.0
     min_rate: float = 0.5  # admissions per second per worker: the controller's bounds

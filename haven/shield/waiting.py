@@ -4,7 +4,10 @@ the app adds (``routes``: pages people reach from the waiting page, without a pa
 else goes on to admission.
 
 These answer from the room and this worker's state alone: they never queue and never enter the
-limiter, so that people waiting can always learn their place and operators can always act.
+limiter, so that operators can always act. The personal ones (the waiting page, the status) cost the
+core a little each and are paid from the newcomers' CPU budget (``budget.py``): when the origin is
+full for the people already in, they are shed (503, ``Retry-After``) before anyone already in is.
+The public state costs nothing: it is finished bytes.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from urllib.parse import parse_qs
 
 from haven.shield.admin import ADMIN_PATH, operate
 from haven.shield.core import Shield
+from haven.shield.limiter import Priority
 from haven.shield.pages import STATUS_PATH, WAITING_PATHS, View
 from haven.shield.public import STATE_PATH
 from haven.web.asgi import ASGIApp, Receive, Scope, Send, name_route, read_cookies
@@ -62,6 +66,8 @@ class WaitingRoom:
             await send_method_not_allowed(send)
             return
         shield = self.shield
+        if not await self._spend(scope, send):
+            return
         query = parse_qs(scope["query_string"].decode("latin-1"))
         target = safe_next(query.get("next", [""])[0])
         cookies = read_cookies(scope)
@@ -92,6 +98,8 @@ class WaitingRoom:
         if not await shield.limits.allow_status(shield.address(scope)):
             await shield.too_many(scope, send)
             return
+        if not await self._spend(scope, send):
+            return
         cookies = read_cookies(scope)
         ticket = shield.read_ticket(cookies)
         if shield.read_pass(cookies) is not None or room.admits_directly():
@@ -105,3 +113,11 @@ class WaitingRoom:
             view = shield.view(place, "")
         body = shield.pages.status(view, room.speed)
         await send_body(send, 200, body, b"application/json", head=scope["method"] == "HEAD")
+
+    async def _spend(self, scope: Scope, send: Send) -> bool:
+        """Pay for one personal request from the newcomers' budget; False once answered with a 503."""
+        retry = self.shield.spend(Priority.ADMIT, "room")
+        if retry is None:
+            return True
+        await self.shield.busy(scope, send, retry, [])
+        return False

@@ -8,30 +8,39 @@ README's "How it is built" draws the stack.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
 from haven.web.asgi import ASGIApp, Noted, Receive, Scope, Send, name_route, target_length
 from haven.web.pagecache import CachedResponse, send_plain
-from haven.web.querypages import QueryPages
+from haven.web.querypages import Miss, QueryPages
 
 # Longer request targets are refused before any routing: no page of ours is near this long, and
 # routing or logging a megabyte of path is work an attacker should not get for free.
 MAX_TARGET_BYTES: Final = 2048
+# Whether a query page may be rendered now; when not, the gate has answered the request itself.
+MissGate = Callable[[Scope, Send], Awaitable[bool]]
 logger = logging.getLogger("haven")
 
 
 class FinishedPages:
     """Answers from memory what was rendered ahead of time: the site's pages, assets and sitemap by
     exact path, and query pages (calculators, the eligibility check) from their LRU. Such answers are
-    never queued and never reach the application."""
+    never queued and never reach the application. A query page not rendered yet costs the core its
+    rendering: ``admit_miss``, when given (the shield's), decides first whether it may, and answers
+    the request itself when not."""
 
     def __init__(
-        self, app: ASGIApp, responses: Mapping[str, CachedResponse], query_pages: QueryPages
+        self,
+        app: ASGIApp,
+        responses: Mapping[str, CachedResponse],
+        query_pages: QueryPages,
+        admit_miss: MissGate | None = None,
     ) -> None:
         self.app = app
         self.responses = responses
         self.query_pages = query_pages
+        self.admit_miss = admit_miss
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,7 +50,12 @@ class FinishedPages:
         cached = self.responses.get(path)
         if cached is None and target_length(scope) <= MAX_TARGET_BYTES:
             # A query page over the limit is refused further down, as any other long target is.
-            cached = self.query_pages.find(path, scope["query_string"])
+            found = self.query_pages.lookup(path, scope["query_string"])
+            if isinstance(found, Miss):
+                if self.admit_miss is not None and not await self.admit_miss(scope, send):
+                    return
+                found = self.query_pages.render(found)
+            cached = found
         if cached is None:
             await self.app(scope, receive, send)
             return

@@ -48,6 +48,16 @@ def parse_query(query: bytes, names: frozenset[str]) -> Params:
     return params
 
 
+@dataclass(frozen=True)
+class Miss:
+    """A query page not rendered yet: what rendering it needs."""
+
+    route: QueryRoute
+    params: Params
+    today: dt.date
+    key: tuple[object, ...]
+
+
 class QueryPages:
     def __init__(self, routes: Mapping[str, QueryRoute], clock: Clock, size: int = 1024) -> None:
         self.routes = dict(routes)
@@ -61,11 +71,17 @@ class QueryPages:
         return self.routes.get(path)
 
     def find(self, path: str, query: bytes) -> CachedResponse | None:
-        """The finished page for this address and query, or None when no query page lives there."""
-        route = self.routes.get(path)
-        return None if route is None else self.response(path, route, query)
+        """The finished page for this address and query (rendered now on a miss), or None when no
+        query page lives there."""
+        found = self.lookup(path, query)
+        return self.render(found) if isinstance(found, Miss) else found
 
-    def response(self, path: str, route: QueryRoute, query: bytes) -> CachedResponse:
+    def lookup(self, path: str, query: bytes) -> CachedResponse | Miss | None:
+        """The page if it is already rendered; a ``Miss`` to ``render`` (once admitted) if not; None
+        when no query page lives there."""
+        route = self.routes.get(path)
+        if route is None:
+            return None
         params = parse_query(query, route.names)
         today = self.clock.today()
         key = (path, tuple(sorted(params.items())), today if route.daily else None)
@@ -74,9 +90,13 @@ class QueryPages:
             self._cache.move_to_end(key)
             self.hits += 1
             return cached
+        return Miss(route, params, today, key)
+
+    def render(self, miss: Miss) -> CachedResponse:
+        """Render a missed page and keep it (the least recently used page makes room)."""
         self.misses += 1
-        rendered = route.render(params, today)
-        self._cache[key] = rendered
+        rendered = miss.route.render(miss.params, miss.today)
+        self._cache[miss.key] = rendered
         if len(self._cache) > self.size:
             self._cache.popitem(last=False)
         return rendered

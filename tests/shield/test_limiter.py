@@ -49,21 +49,21 @@ async def settle() -> None:
 
 async def test_sheddable_stops_at_half_the_limit_normal_waits_at_ninety_percent_critical_fills_it() -> None:
     limiter = fixed(FakeClock(), 10)
-    await hold(limiter, Priority.SHEDDABLE, 5)
+    await hold(limiter, Priority.ANONYMOUS, 5)
     with pytest.raises(Shed) as refused:
-        await limiter.acquire(Priority.SHEDDABLE)
+        await limiter.acquire(Priority.ANONYMOUS)
     assert refused.value.reason == "limit"
     assert refused.value.retry_after >= 1
     assert limiter.queued == 0  # anonymous work never waits
 
-    await hold(limiter, Priority.NORMAL, 4)
-    normal = await waiter(limiter, Priority.NORMAL)
+    await hold(limiter, Priority.IN, 4)
+    normal = await waiter(limiter, Priority.IN)
     assert not normal.done()
     assert limiter.queued == 1
 
-    await hold(limiter, Priority.CRITICAL, 1)
+    await hold(limiter, Priority.SUBMIT, 1)
     assert limiter.in_flight == 10
-    critical = await waiter(limiter, Priority.CRITICAL)
+    critical = await waiter(limiter, Priority.SUBMIT)
     assert not critical.done()
     assert limiter.queued == 2
     assert limiter.sheds["limit"] == 1
@@ -74,9 +74,9 @@ async def test_sheddable_stops_at_half_the_limit_normal_waits_at_ninety_percent_
 
 async def test_an_idle_worker_admits_a_request_costlier_than_the_whole_limit() -> None:
     limiter = fixed(FakeClock(), 10)
-    hashing = await limiter.acquire(Priority.CRITICAL, cost=100)
+    hashing = await limiter.acquire(Priority.SUBMIT, cost=100)
     assert limiter.in_flight == 100
-    page = await waiter(limiter, Priority.NORMAL)
+    page = await waiter(limiter, Priority.IN)
     assert not page.done()
     hashing.release()
     await settle()
@@ -90,9 +90,9 @@ async def test_an_idle_worker_admits_a_request_costlier_than_the_whole_limit() -
 
 async def test_waiters_are_served_by_priority_then_in_arrival_order() -> None:
     limiter = fixed(FakeClock(), 10)
-    holders = await hold(limiter, Priority.CRITICAL, 10)
-    first, second = await waiter(limiter, Priority.NORMAL), await waiter(limiter, Priority.NORMAL)
-    urgent = await waiter(limiter, Priority.CRITICAL)
+    holders = await hold(limiter, Priority.SUBMIT, 10)
+    first, second = await waiter(limiter, Priority.IN), await waiter(limiter, Priority.IN)
+    urgent = await waiter(limiter, Priority.SUBMIT)
     served: list[asyncio.Task[Permit]] = []
     for permit in holders[:4]:
         permit.release()
@@ -105,10 +105,10 @@ async def test_waiters_are_served_by_priority_then_in_arrival_order() -> None:
 async def test_a_queue_standing_past_the_interval_serves_the_newest_and_times_out_the_oldest() -> None:
     clock = FakeClock()
     limiter = fixed(clock, 10)
-    holders = await hold(limiter, Priority.NORMAL, 9)
-    oldest = await waiter(limiter, Priority.NORMAL)
+    holders = await hold(limiter, Priority.IN, 9)
+    oldest = await waiter(limiter, Priority.IN)
     clock.now = 0.06
-    middle, newest = await waiter(limiter, Priority.NORMAL), await waiter(limiter, Priority.NORMAL)
+    middle, newest = await waiter(limiter, Priority.IN), await waiter(limiter, Priority.IN)
     clock.now = 0.11  # the queue has stood 110 ms: LIFO, and the oldest has waited past the interval
     holders[0].release()
     await settle()
@@ -124,15 +124,15 @@ async def test_a_queue_standing_past_the_interval_serves_the_newest_and_times_ou
 async def test_once_the_queue_stands_codel_sheds_waiters_older_than_twice_the_target() -> None:
     clock = FakeClock()
     limiter = fixed(clock, 10)
-    holders = await hold(limiter, Priority.NORMAL, 9)
+    holders = await hold(limiter, Priority.IN, 9)
     clock.now = 0.05
-    first = await waiter(limiter, Priority.NORMAL)
+    first = await waiter(limiter, Priority.IN)
     clock.now = 0.13
     holders[0].release()  # first waited 80 ms: a queue stood through CoDel's first interval
     await settle()
     assert first.done()
     clock.now = 0.2
-    second, third = await waiter(limiter, Priority.NORMAL), await waiter(limiter, Priority.NORMAL)
+    second, third = await waiter(limiter, Priority.IN), await waiter(limiter, Priority.IN)
     clock.now = 0.24
     holders[1].release()  # the interval closes: its minimum delay (80 ms) is over target
     await settle()
@@ -144,7 +144,7 @@ async def test_once_the_queue_stands_codel_sheds_waiters_older_than_twice_the_ta
         third.result()
     assert dropped.value.reason == "codel"
     clock.now = 0.27
-    fresh = await waiter(limiter, Priority.NORMAL)
+    fresh = await waiter(limiter, Priority.IN)
     clock.now = 0.275
     holders[3].release()  # a fresh waiter still gets through
     await settle()
@@ -155,12 +155,12 @@ async def test_once_the_queue_stands_codel_sheds_waiters_older_than_twice_the_ta
 
 async def test_a_full_queue_sheds_and_critical_work_displaces_the_newest_normal_waiter() -> None:
     limiter = fixed(FakeClock(), 10)
-    await hold(limiter, Priority.CRITICAL, 10)
-    waiting = [await waiter(limiter, Priority.NORMAL) for _ in range(10)]
+    await hold(limiter, Priority.SUBMIT, 10)
+    waiting = [await waiter(limiter, Priority.IN) for _ in range(10)]
     with pytest.raises(Shed) as refused:
-        await limiter.acquire(Priority.NORMAL)
+        await limiter.acquire(Priority.IN)
     assert refused.value.reason == "queue_full"
-    urgent = await waiter(limiter, Priority.CRITICAL)
+    urgent = await waiter(limiter, Priority.SUBMIT)
     await settle()
     with pytest.raises(Shed):
         waiting[-1].result()
@@ -175,8 +175,8 @@ async def test_a_full_queue_sheds_and_critical_work_displaces_the_newest_normal_
 
 async def test_a_waiter_whose_client_goes_away_leaves_no_slot_behind() -> None:
     limiter = fixed(FakeClock(), 10)
-    holders = await hold(limiter, Priority.NORMAL, 9)
-    gone = await waiter(limiter, Priority.NORMAL)
+    holders = await hold(limiter, Priority.IN, 9)
+    gone = await waiter(limiter, Priority.IN)
     gone.cancel()
     await settle()
     assert gone.cancelled()
@@ -185,8 +185,8 @@ async def test_a_waiter_whose_client_goes_away_leaves_no_slot_behind() -> None:
     assert limiter.in_flight == 8
 
     # Granted and cancelled before it could run: the permit it was given comes back.
-    await hold(limiter, Priority.NORMAL, 1)
-    late = await waiter(limiter, Priority.NORMAL)
+    await hold(limiter, Priority.IN, 1)
+    late = await waiter(limiter, Priority.IN)
     holders[1].release()
     assert limiter.in_flight == 9  # handed to the waiter
     late.cancel()
@@ -202,12 +202,12 @@ async def test_failures_shrink_the_limit_and_an_idle_worker_does_not_grow_it() -
     clock = FakeClock()
     limiter = Limiter(now=clock, initial_limit=20)
     for _ in range(12):  # one request at a time, quick: far below half the limit
-        permit = await limiter.acquire(Priority.NORMAL)
+        permit = await limiter.acquire(Priority.IN)
         clock.now += 0.01
         permit.release()
     assert limiter.limit == 20
     for _ in range(12):
-        permit = await limiter.acquire(Priority.NORMAL)
+        permit = await limiter.acquire(Priority.IN)
         clock.now += 0.01
         permit.release(ok=False)
     assert limiter.limit == pytest.approx(18)
@@ -220,17 +220,17 @@ async def test_a_lagging_loop_sheds_pages_and_anonymous_calls_but_admits_submiss
     clock = FakeClock()
     limiter = Limiter(now=clock)
     limiter.note_loop_lag(0.15)  # one late wake-up (a GC pause, say) is not overload
-    (await limiter.acquire(Priority.NORMAL)).release()
+    (await limiter.acquire(Priority.IN)).release()
     limiter.note_loop_lag(0.15)
-    for priority in (Priority.NORMAL, Priority.SHEDDABLE):
+    for priority in (Priority.IN, Priority.ANONYMOUS):
         with pytest.raises(Shed) as refused:
             await limiter.acquire(priority)
         assert refused.value.reason == "lag"
-    (await limiter.acquire(Priority.CRITICAL)).release()
+    (await limiter.acquire(Priority.SUBMIT)).release()
     assert limiter.at_capacity()
     clock.now = 2.0
     limiter.note_loop_lag(0.001)
-    (await limiter.acquire(Priority.NORMAL)).release()
+    (await limiter.acquire(Priority.IN)).release()
     assert not limiter.at_capacity()
 
 
@@ -266,7 +266,7 @@ async def test_the_lag_watcher_notices_a_callback_that_blocks_the_loop() -> None
     finally:
         watcher.cancel()
     with pytest.raises(Shed) as refused:
-        await limiter.acquire(Priority.NORMAL)
+        await limiter.acquire(Priority.IN)
     assert refused.value.reason == "lag"
 
 
@@ -309,7 +309,7 @@ async def simulate(phases: list[Phase], seed: int, base: float = BASE) -> tuple[
 
     async def request() -> None:
         try:
-            permit = await limiter.acquire(Priority.NORMAL)
+            permit = await limiter.acquire(Priority.IN)
         except Shed:
             run.sheds.append(clock.now)
             return
@@ -412,16 +412,16 @@ async def test_pressure_is_the_share_of_recent_time_at_capacity_not_one_instant(
     clock = FakeClock()
     limiter = fixed(clock, 10)
     assert limiter.pressure() == 0.0
-    sign_in = await limiter.acquire(Priority.CRITICAL, cost=10)  # one costly request fills the limit
+    sign_in = await limiter.acquire(Priority.SUBMIT, cost=10)  # one costly request fills the limit
     assert limiter.pressure() == pytest.approx(0.05)  # one 100 ms slot of the last two seconds
     clock.now = 0.15
     sign_in.release()
     assert limiter.pressure() == pytest.approx(0.05)  # no longer full: nothing new is noted
     for step in range(1, 11):  # full, then shedding, for a whole second
         clock.now = 0.15 + step / 10
-        held = await hold(limiter, Priority.CRITICAL, 10)
+        held = await hold(limiter, Priority.SUBMIT, 10)
         with pytest.raises(Shed):
-            await limiter.acquire(Priority.SHEDDABLE)
+            await limiter.acquire(Priority.ANONYMOUS)
         for permit in held:
             permit.release()
     assert 0.5 <= limiter.pressure() <= 0.6
