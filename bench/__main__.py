@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bench import accounts, checker, content, overload, shield, waiting
+from bench import accounts, checker, content, costs, overload, shield, waiting
 
 if __name__ == "__main__":
     content.main([])
     checker.main([])
     accounts.main([])
+    costs.main([])  # about 2 minutes: the table of haven/shield/costs.py
     shield.main([])
     waiting.main([])  # several minutes: the election night in simulation
-    overload.main([])  # the longest: about 45 minutes
+    overload.main([])  # the longest: about an hour
