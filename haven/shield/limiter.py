@@ -65,6 +65,12 @@ MIN_WINDOW_SAMPLES: Final = 10  # fewer samples than this are noise, whatever th
 CODEL_TARGET: Final = 0.005  # folly/Facebook: 5 ms target, 100 ms interval, drop after 2× target
 CODEL_INTERVAL: Final = 0.1
 MIN_QUEUE: Final = 8  # the queue holds max(MIN_QUEUE, limit) waiters
+# A profile write (SUBMIT) is the work the night is for, and its sender retries a shed one anyway, a
+# second or more later: it waits in the queue (first in line, always) for up to SUBMIT_WAIT rather
+# than be dropped by CoDel, and the queue holds SUBMIT_QUEUE times as many of them. Its waits still
+# count as pressure, so the room lets fewer people in meanwhile.
+SUBMIT_WAIT: Final = 1.0
+SUBMIT_QUEUE: Final = 4
 LAG_THRESHOLD: Final = 0.1
 LAG_HOLD: Final = 0.5  # seconds the backstop stays on after a lagging sample: no flapping at 20 Hz
 LAG_SAMPLES: Final = 2  # lagging samples in a row before it acts: one GC pause is not overload
@@ -230,7 +236,8 @@ class Limiter:
         if priority is Priority.ANONYMOUS:
             # Anonymous work never waits: a waiter would hold memory that users need.
             raise self._shed("limit", now, pressure=False)
-        if self._queued >= max(MIN_QUEUE, int(self._limit)) and not self._evict_below(priority, now):
+        bound = max(MIN_QUEUE, int(self._limit)) * (SUBMIT_QUEUE if priority is Priority.SUBMIT else 1)
+        if self._queued >= bound and not self._evict_below(priority, now):
             raise self._shed("queue_full", now)
         return await self._wait(permit, now)
 
@@ -324,7 +331,7 @@ class Limiter:
                 self._queued += 1
                 self._queued_by[priority] += 1
                 return
-            if self._codel_sample(now - permit.queued_at, now):
+            if self._codel_sample(now - permit.queued_at, now) and priority != Priority.SUBMIT:
                 self._refuse(permit, "codel", now)
                 continue
             self._grant(permit, now)
@@ -335,8 +342,9 @@ class Limiter:
         """Shed waiters that waited too long: 2× target while CoDel says overloaded, else the
         interval. Entries are in arrival order, so only the left ends need looking at."""
         stale = 2 * self._target if self._overloaded else self._interval
-        for waiting in self._waiting:
-            while waiting and now - waiting[0].queued_at > stale:
+        for priority, waiting in enumerate(self._waiting):
+            patience = SUBMIT_WAIT if priority == Priority.SUBMIT else stale
+            while waiting and now - waiting[0].queued_at > patience:
                 permit = waiting.popleft()
                 future = permit._future
                 if permit._state == _WAITING:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from haven.shield.limiter import LAG_SAMPLES, Limiter, Permit, Priority, Shed, watch_loop_lag
+from haven.shield.limiter import LAG_SAMPLES, SUBMIT_QUEUE, Limiter, Permit, Priority, Shed, watch_loop_lag
 
 
 class FakeClock:
@@ -153,21 +153,29 @@ async def test_once_the_queue_stands_codel_sheds_waiters_older_than_twice_the_ta
     assert limiter.at_capacity()
 
 
-async def test_a_full_queue_sheds_and_critical_work_displaces_the_newest_normal_waiter() -> None:
+async def test_a_full_queue_sheds_but_submissions_have_more_room_and_then_displace_the_newest_waiter() -> (
+    None
+):
     limiter = fixed(FakeClock(), 10)
     await hold(limiter, Priority.SUBMIT, 10)
     waiting = [await waiter(limiter, Priority.IN) for _ in range(10)]
     with pytest.raises(Shed) as refused:
         await limiter.acquire(Priority.IN)
     assert refused.value.reason == "queue_full"
-    urgent = await waiter(limiter, Priority.SUBMIT)
+    # Submissions queue on, up to SUBMIT_QUEUE times the bound, and nobody is displaced for them.
+    room = 10 * SUBMIT_QUEUE - 10
+    urgent = [await waiter(limiter, Priority.SUBMIT) for _ in range(room)]
+    await settle()
+    assert not any(task.done() for task in waiting + urgent)
+    assert limiter.queued == 10 * SUBMIT_QUEUE
+    # Beyond that, a submission takes the place of the newest less important waiter.
+    last = await waiter(limiter, Priority.SUBMIT)
     await settle()
     with pytest.raises(Shed):
         waiting[-1].result()
-    assert not urgent.done()
-    assert limiter.queued == 10
+    assert not last.done()
     assert limiter.sheds["queue_full"] == 2
-    for task in [*waiting[:-1], urgent]:
+    for task in [*waiting[:-1], *urgent, last]:
         task.cancel()
     await settle()
     assert limiter.queued == 0

@@ -289,3 +289,32 @@ def test_the_cost_table_is_the_one_the_bench_measured() -> None:
         # The table keeps each median rounded up to a tenth of a millisecond.
         assert COSTS_MS[kind] == math.ceil(figures["median_ms"] * 10) / 10, kind
     assert set(measured["costs_ms"]) == set(COSTS_MS)
+
+
+async def test_a_submission_waits_for_a_slot_where_other_work_is_dropped_and_not_for_ever() -> None:
+    from haven.shield.limiter import SUBMIT_WAIT
+
+    clock = Clock()
+    limiter = Limiter(now=clock, initial_limit=10, min_limit=4)
+    held = await fill(limiter, Priority.SUBMIT, 10)
+    submission = asyncio.ensure_future(limiter.acquire(Priority.SUBMIT))
+    page = asyncio.ensure_future(limiter.acquire(Priority.IN))
+    await until(lambda: limiter.queued == 2)
+    clock.now += SUBMIT_WAIT / 2  # far past CoDel's patience, within a submission's
+    limiter.note_loop_lag(0.0)
+    await until(page.done)
+    with pytest.raises(Shed):
+        page.result()
+    assert not submission.done()
+    held.pop().release()
+    held.append(await submission)  # the slot that came free: the limit is full again
+    late = asyncio.ensure_future(limiter.acquire(Priority.SUBMIT))
+    await until(lambda: limiter.queued == 1)
+    clock.now += SUBMIT_WAIT + 0.1
+    limiter.note_loop_lag(0.0)
+    await until(late.done)
+    with pytest.raises(Shed) as shed:
+        late.result()
+    assert shed.value.retry_after >= 1
+    for permit in held:
+        permit.release()
