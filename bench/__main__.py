@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from bench import accounts, checker, content, costs, overload, shield, waiting
+from bench import accounts, checker, content, costs, overload, profile_applicant, shield, waiting
 
 if __name__ == "__main__":
     content.main([])
     checker.main([])
     accounts.main([])
     costs.main([])  # about 2 minutes: the table of haven/shield/costs.py
+    profile_applicant.main([])  # where an applicant journey's CPU goes
     shield.main([])
     waiting.main([])  # several minutes: the election night in simulation
     overload.main([])  # the longest: about an hour
