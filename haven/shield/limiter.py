@@ -318,10 +318,14 @@ class Limiter:
 
     def _dispatch(self, now: float) -> None:
         """Wake waiters while they fit: strict priority, then FIFO, or LIFO once the queue has stood
-        longer than CoDel's interval (the newest waiters are the ones still likely to be wanted)."""
-        lifo = now - self._queue_since > self._interval
+        longer than CoDel's interval (the newest waiters are the ones still likely to be wanted),
+        except for profile writes, always FIFO."""
+        standing = now - self._queue_since > self._interval
         while self._queued:
             priority = next(p for p, count in enumerate(self._queued_by) if count)
+            # Profile writes are always first come, first served: under LIFO a standing queue of
+            # them would starve its oldest past SUBMIT_WAIT, and each is a person's submission.
+            lifo = standing and priority != Priority.SUBMIT
             permit = self._pop(priority, lifo)
             if permit is None:
                 continue

@@ -318,3 +318,22 @@ async def test_a_submission_waits_for_a_slot_where_other_work_is_dropped_and_not
     assert shed.value.retry_after >= 1
     for permit in held:
         permit.release()
+
+
+async def test_submissions_are_served_first_come_first_served_even_from_a_standing_queue() -> None:
+    clock = Clock()
+    limiter = Limiter(now=clock, initial_limit=10, min_limit=4)
+    held = await fill(limiter, Priority.SUBMIT, 10)
+    queued = []
+    for _ in range(3):
+        queued.append(asyncio.ensure_future(limiter.acquire(Priority.SUBMIT)))
+        await until(lambda: limiter.queued == len(queued))
+        clock.now += 0.01
+    clock.now += 0.5  # the queue has stood for longer than CoDel's interval: other work goes LIFO
+    for expected in range(3):
+        held.pop().release()
+        await until(lambda: sum(task.done() for task in queued) == expected + 1)
+        assert queued[expected].done()  # the oldest first
+        held.append(queued[expected].result())
+    for permit in held:
+        permit.release()
