@@ -5,6 +5,8 @@ costs are the table's: nothing here depends on how fast this machine is."""
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,10 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def finished(tasks: Sequence[asyncio.Future[Permit]], count: int) -> bool:
+    return sum(task.done() for task in tasks) == count
 
 
 async def fill(limiter: Limiter, priority: Priority, count: int) -> list[Permit]:
@@ -330,10 +336,10 @@ async def test_submissions_are_served_first_come_first_served_even_from_a_standi
         await until(lambda: limiter.queued == len(queued))
         clock.now += 0.01
     clock.now += 0.5  # the queue has stood for longer than CoDel's interval: other work goes LIFO
-    for expected in range(3):
+    for expected, oldest in enumerate(queued):
         held.pop().release()
-        await until(lambda: sum(task.done() for task in queued) == expected + 1)
-        assert queued[expected].done()  # the oldest first
-        held.append(queued[expected].result())
+        await until(functools.partial(finished, queued, expected + 1))
+        assert oldest.done()  # the oldest first
+        held.append(oldest.result())
     for permit in held:
         permit.release()
