@@ -2,8 +2,9 @@
 
 argon2id holds a core for about 27 ms at the default parameters (``costs.py``), where a dynamic page
 takes about 2 ms. Hashes therefore never enter the admission limiter, where a handful of them would
-fill the limit that pages need: they wait here instead, ``slots`` at once per worker, for at most ``wait`` seconds, and are shed beyond that
-with a prebuilt 503 (the admission layer's). The lane is their limit.
+fill the limit that pages need: they wait here instead, ``slots`` at once per worker, for at most
+``wait`` seconds, and are shed beyond that with a prebuilt 503 (the admission layer's). The lane is
+their limit.
 
 The waiting room reads the lane as part of the origin's health: a wait longer than ``pressure_after``
 or a shed is pressure (the room lets fewer people in), and its occupancy, averaged over about a
