@@ -78,12 +78,24 @@ class Load:
         return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool, float | None]:
-    """The status of one response, its body read and dropped; whether the connection stays open; and
-    the seconds its ``Retry-After`` asks for (None without one)."""
+def sign_in_again(port: int, person: Submitter, secret: str) -> bytes:
+    """A sign-in POST of a person already let in (their pass, a fresh CSRF token, no session): a
+    newcomer's sign-in would wait in the waiting room first, the room's figure, not the sign-in's."""
+    csrf = new_token()
+    cookies = {**person.cookies, CSRF_COOKIE: sign(csrf, secret, CSRF_COOKIE)}
+    cookies.pop(SESSION_COOKIE, None)
+    cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
+    fields = {"csrf": csrf, "email": person.email, "password": PASSWORD}
+    return form_post(port, "/en/account/sign-in", fields, cookie)
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, list[tuple[str, str]]]:
+    """One HTTP/1.1 response read to its end (the body dropped): its status and its header lines,
+    names in lower case."""
     head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
     status = int(head[0].split()[1])
-    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in head[1:])}
+    lines = [(name.lower(), value.strip()) for name, _, value in (line.partition(":") for line in head[1:])]
+    headers = dict(lines)
     if headers.get("transfer-encoding", "").lower() == "chunked":
         while True:
             size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
@@ -92,11 +104,23 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool, float
                 break
     else:
         await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, lines
+
+
+def keeps_alive(headers: dict[str, str]) -> bool:
+    return headers.get("connection", "").lower() != "close"
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool, float | None]:
+    """The status of one response; whether the connection stays open; and the seconds its
+    ``Retry-After`` asks for (None without one)."""
+    status, lines = await read_response(reader)
+    headers = dict(lines)
     try:
         retry_after: float | None = float(headers["retry-after"])
     except (KeyError, ValueError):
         retry_after = None
-    return status, headers.get("connection", "").lower() != "close", retry_after
+    return status, keeps_alive(headers), retry_after
 
 
 async def fire(port: int, requests: Sequence[bytes], connections: int) -> Load:
@@ -273,15 +297,7 @@ def sign_ins(env: dict[str, str], var_dir: Path, per_run: int, runs: int, connec
         for number in range(runs + 1):  # the first run warms up
             requests = []
             for index in range(per_run):
-                # People already let in (their pass) signing in again: a newcomer's sign-in would
-                # wait in the waiting room first, which is the room's figure, not the sign-in's.
-                person = crowd[index % len(crowd)]
-                csrf = new_token()
-                cookies = {**person.cookies, CSRF_COOKIE: sign(csrf, settings.secret_key, CSRF_COOKIE)}
-                cookies.pop(SESSION_COOKIE, None)
-                cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
-                fields = {"csrf": csrf, "email": person.email, "password": PASSWORD}
-                requests.append(form_post(haven.port, "/en/account/sign-in", fields, cookie))
+                requests.append(sign_in_again(haven.port, crowd[index % len(crowd)], settings.secret_key))
             with on_core(1):
                 load = asyncio.run(fire(haven.port, requests, connections))
             # 503: shed by the shield even after RETRIES waits, which is its job; the figure is the

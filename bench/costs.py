@@ -49,7 +49,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bench.accounts import form_post, on_core
+from bench.accounts import form_post, keeps_alive, on_core, read_response, sign_in_again
 from bench.overload import UNLIMITED, group_cpu_seconds, idle_cpu_per_second
 from bench.servers import RunningServer, pinned, start_server
 from haven import settings as settings_module
@@ -57,11 +57,9 @@ from haven.checker.calculators import CRS_CALCULATOR
 from haven.db import migrate
 from haven.shield.pages import STATUS_PATH
 from haven.surge.persona import ANSWERS, BASE, CRS_ANSWERS, SECTIONS
-from haven.web.cookies import CSRF_COOKIE, SESSION_COOKIE
 from haven.web.i18n import Language
-from haven.web.security import new_token, sign
 from tests.databases import TEST_DATA_KEY
-from tests.profiles.crowd import PASSWORD, Submitter, prepare
+from tests.profiles.crowd import Submitter, prepare
 
 RESULTS = Path(__file__).resolve().parent / "results" / "costs.json"
 SECRET = "bench-secret-key-0123456789abcdef0123456789"  # noqa: S105 - a throwaway server's key
@@ -85,20 +83,9 @@ class Answers:
 async def _read(reader: asyncio.StreamReader) -> tuple[int, bool, bool]:
     """One response read to its end: its status, whether it set a ticket, whether the connection
     stays open."""
-    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-    status = int(head[0].split()[1])
-    lines = [(name.lower(), value.strip()) for name, _, value in (line.partition(":") for line in head[1:])]
-    headers = dict(lines)
+    status, lines = await read_response(reader)
     ticket = any(name == "set-cookie" and value.startswith(TICKET_COOKIE + "=") for name, value in lines)
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            await reader.readexactly(size + 2)
-            if size == 0:
-                break
-    else:
-        await reader.readexactly(int(headers.get("content-length", "0")))
-    return status, ticket, headers.get("connection", "").lower() != "close"
+    return status, ticket, keeps_alive(dict(lines))
 
 
 async def send_all(port: int, requests: Sequence[bytes], connections: int, rate: float = 0.0) -> Answers:
@@ -218,17 +205,7 @@ def kinds(port: int, people: Sequence[Submitter], submitters: Sequence[Submitter
     signers = pool(people)
 
     def sign_ins(n: int) -> list[bytes]:
-        out = []
-        for _ in range(n):
-            # A person already let in (their pass) signing in again: a newcomer's sign-in would
-            # measure the waiting room's admission as well.
-            person, csrf = next(signers), new_token()
-            cookies = {**person.cookies, CSRF_COOKIE: sign(csrf, secret, CSRF_COOKIE)}
-            cookies.pop(SESSION_COOKIE, None)
-            fields = {"csrf": csrf, "email": person.email, "password": PASSWORD}
-            cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
-            out.append(form_post(port, "/en/account/sign-in", fields, cookie))
-        return out
+        return [sign_in_again(port, next(signers), secret) for _ in range(n)]
 
     queries = crs_queries()
 

@@ -15,23 +15,11 @@ from haven.app import Haven
 from haven.shield.budget import BURST_SECONDS, CORE_MS, FLOORS, Budget
 from haven.shield.costs import COSTS_MS, cost_ms, weight
 from haven.shield.limiter import SHARES, Limiter, Permit, Priority, Shed
+from haven.surge.persona import CRS_ANSWERS  # a complete CRS calculation; the tests vary it
 from tests.shield.gate_kit import browser, gated, steer, until
 
 CALCULATOR = "/en/immigrate/express-entry/crs-calculator/result"
 SUBMIT = "/en/account/profiles/6d1c1a52-0000-4000-8000-000000000001/submit"
-ANSWERS = {  # a complete CRS calculation; each test varies the age so that it misses the page cache
-    "education": "bachelor",
-    "cedu": "none",
-    "t1": "ielts_general",
-    "s1r": "7.5",
-    "s1w": "7",
-    "s1l": "8",
-    "s1s": "7",
-    "t2": "none",
-    "cwork": "0",
-    "fwork": "3",
-    "partner": "none",
-}
 SAVE = "/en/account/profiles/6d1c1a52-0000-4000-8000-000000000001/about-you"
 
 
@@ -159,7 +147,7 @@ async def test_a_flood_of_anonymous_calls_and_calculator_misses_does_not_keep_a_
         for number in range(150):
             api = await crowd.post("/api/v1/crs", json={})
             miss = await crowd.get(
-                CALCULATOR, params={**ANSWERS, "age": str(18 + number % 40), "fwork": str(number % 4)}
+                CALCULATOR, params={**CRS_ANSWERS, "age": str(18 + number % 40), "fwork": str(number % 4)}
             )
             for answer in (api, miss):
                 statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
@@ -174,7 +162,7 @@ async def test_a_flood_of_anonymous_calls_and_calculator_misses_does_not_keep_a_
         assert submitted.status_code == 200
         assert submitted.json() == {"served": SUBMIT, "method": "POST"}
         # Their calculator page, missed or not, is theirs: not bound with the crowd's.
-        mine = await applicant.get(CALCULATOR, params={**ANSWERS, "age": "61"})
+        mine = await applicant.get(CALCULATOR, params={**CRS_ANSWERS, "age": "61"})
         assert mine.status_code == 200
         for permit in held:
             permit.release()
