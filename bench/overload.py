@@ -125,8 +125,8 @@ class ClassRecorder(Recorder):
             self.admitted.record_value(latency)
             self.admitted_by_class[journey].record_value(latency)
 
-    def timeout(self, step: str, journey: str) -> None:
-        super().timeout(step, journey)
+    def timeout(self, step: str, journey: str, sent: float, at: float) -> None:
+        super().timeout(step, journey, sent, at)
         self.timeouts_by_class[journey] += 1
 
 

@@ -91,7 +91,7 @@ def haven(root: Path, name: str, core: int, **env: str) -> Iterator[RunningServe
 def route_requests(server: RunningServer, route: str) -> int:
     """Requests Haven's one worker answered on ``route`` so far, from its own /metrics."""
     text = httpx.get(server.base_url + "/metrics").text
-    pattern = rf'^haven_http_requests_total\{{route="{re.escape(route)}",status="\d+"\}} ([0-9.e+]+)$'
+    pattern = rf'^haven_http_requests_total\{{route="{re.escape(route)}",status="\d+"[^}}]*\}} ([0-9.e+]+)$'
     return sum(int(float(value)) for value in re.findall(pattern, text, re.MULTILINE))
 
 

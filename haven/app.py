@@ -36,7 +36,7 @@ from haven.services import Services
 from haven.shield.admission import Admission
 from haven.shield.core import Shield
 from haven.shield.metrics import ShieldExporter
-from haven.shield.public import STATE_PATH, PublicState
+from haven.shield.public import NOT_YET, STATE_PATH, PublicState
 from haven.shield.status_page import StatusPages
 from haven.shield.store import open_store
 from haven.shield.waiting import WaitingRoom
@@ -134,8 +134,10 @@ class Haven:
             self.framework.state.services = self._services
         if self.shield is not None:
             self.shield.start()
+        self.metrics.start()
 
     async def stop(self) -> None:
+        await self.metrics.stop()
         if self.shield is not None:
             await self.shield.stop()
         if self._services is not None:
@@ -211,13 +213,14 @@ def compose(
     """Stack the front on ``framework``, from the bottom up (each layer wraps the one below it).
     With ``HAVEN_SHIELD`` on, the shield is ``shield``, or one on the store ``HAVEN_REDIS_URL`` names
     (tests bring their own, and a stand-in for the framework)."""
-    metrics = RequestMetrics()
+    # With several workers, each publishes its figures there so that a scrape of any shows them all.
+    metrics = RequestMetrics(settings.var_dir / "metrics" if settings.workers > 1 else None)
     readiness = Readiness()
     responses = dict(responses)  # the shield publishes its state document here at every tick
     front: ASGIApp = ProblemPage(framework, site.problem)
     turnmail: TurnMail | None = None
     if settings.shield and shield is None:
-        shield = Shield(settings, site, site.busy.body, open_store(settings.redis_url))
+        shield = Shield(settings, site, site.busy.body, open_store(settings))
     # The live service status page: the room's state in words, finished once a tick.
     status_pages = StatusPages(
         site.renderer,
@@ -270,10 +273,11 @@ def compose(
 def publish_room_state(shield: Shield, responses: dict[str, CachedResponse]) -> None:
     """Serve the room's public state as a finished page (the RSGI fast path included), replaced
     at every tick: the polls that reach the origin cost it a dictionary lookup."""
-    responses[STATE_PATH] = shield.room.public.response
+    responses[STATE_PATH] = shield.room.public.response if not shield.settings.shared_room else NOT_YET
 
     async def publish(public: PublicState) -> None:
-        responses[STATE_PATH] = public.response
+        if shield.room.known or not shield.settings.shared_room:
+            responses[STATE_PATH] = public.response
 
     shield.after_tick.append(publish)
 

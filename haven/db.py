@@ -8,29 +8,48 @@ connection, for the paths every applicant takes many times (the session read, se
 submission): on SQLite the whole function runs in one worker thread on a synchronous connection, one
 thread hop for the transaction where the async driver makes one per statement; on PostgreSQL it runs
 on the async engine (asyncpg has no thread to hop to), with the fewest round trips the work allows.
+
+PostgreSQL can go away under Haven: restarted, failed over, or its connections cut by PgBouncer. A
+unit of work that failed because the connection dropped runs again, for up to ``RETRY_SECONDS``,
+only where that is safe: a read; a write that never started (the connection failed as it opened);
+and a write its caller declares idempotent (``write(work, idempotent=True)``: a section save writes
+the same values again, a submission finds its profile already submitted). Any other write that
+failed on a dropped connection may or may not have committed, and is reported, not repeated.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+import asyncpg
 from sqlalchemy import Connection, DateTime, Engine, MetaData, event, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from haven.settings import Settings
 
+logger = logging.getLogger("haven.db")
 T = TypeVar("T")
 READY_TIMEOUT: Final = 2.0
+RETRY_SECONDS: Final = 8.0  # how long work that lost its connection is tried again (see the docstring)
+RETRY_FIRST_WAIT: Final = 0.05  # doubled after each try, up to RETRY_LONGEST_WAIT
+RETRY_LONGEST_WAIT: Final = 1.0
+# SQLSTATEs that mean the connection, not the work, failed: class 08 (connection exception), and the
+# server shutting down or starting up (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot
+# connect now).
+_DROPPED_SQLSTATES: Final = ("57P01", "57P02", "57P03")
 # The execution option that marks a read: on SQLite it begins a deferred transaction (a snapshot of
 # the last commit, no write lock), where every other transaction begins IMMEDIATE.
 READ_ONLY: Final = "haven_read_only"
@@ -93,12 +112,24 @@ class Database:
         self._writer: ThreadPoolExecutor | None = None
         self._reader: ThreadPoolExecutor | None = None
 
-    async def write(self, work: Callable[[Connection], T]) -> T:
+    async def write(self, work: Callable[[Connection], T], *, idempotent: bool = False) -> T:
         """``work(connection)`` in one transaction that has committed when this returns (or rolled
-        back, if ``work`` raised). On SQLite it holds the write lock from its first statement."""
+        back, if ``work`` raised). On SQLite it holds the write lock from its first statement.
+        ``idempotent``: running ``work`` twice leaves what running it once does, so it is run again
+        after a dropped connection even when the first run may have committed."""
         if self._turn is None:
-            async with self.engine.begin() as connection:
-                return await connection.run_sync(work)
+            started = False
+
+            def run(connection: Connection) -> T:
+                nonlocal started
+                started = True
+                return work(connection)
+
+            async def once() -> T:
+                async with self.engine.begin() as connection:
+                    return await connection.run_sync(run)
+
+            return await _retried(once, lambda: idempotent or not started)
         async with self._turn:
             engine, writer, _ = self._sqlite()
             return await asyncio.get_running_loop().run_in_executor(writer, _in_transaction, engine, work)
@@ -107,9 +138,13 @@ class Database:
         """``work(connection)`` on the last committed state, without taking the write lock; what it
         writes is not kept. One round trip for one statement (autocommit on PostgreSQL)."""
         if self._turn is None:
-            async with self.engine.connect() as connection:
-                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                return await autocommit.run_sync(work)
+
+            async def once() -> T:
+                async with self.engine.connect() as connection:
+                    autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                    return await autocommit.run_sync(work)
+
+            return await _retried(once, lambda: True)
         engine, _, reader = self._sqlite()
         return await asyncio.get_running_loop().run_in_executor(reader, _in_snapshot, engine, work)
 
@@ -142,6 +177,38 @@ class Database:
             yield session
 
 
+def dropped_connection(error: BaseException) -> bool:
+    """Whether ``error`` says the connection to the database failed (rather than the work)."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        state = getattr(error.orig, "sqlstate", None) or ""
+        if state.startswith("08") or state in _DROPPED_SQLSTATES:
+            return True
+        error = error.orig if isinstance(error.orig, BaseException) else error
+        cause = error.__cause__ or error.__context__
+        return cause is not None and cause is not error and dropped_connection(cause)
+    return isinstance(error, (OSError, ConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError))
+
+
+async def _retried(once: Callable[[], Awaitable[T]], safe: Callable[[], bool]) -> T:
+    """``once()``, run again while it fails on a dropped connection and ``safe()`` says so, for up
+    to ``RETRY_SECONDS``."""
+    loop = asyncio.get_running_loop()
+    give_up, wait = loop.time() + RETRY_SECONDS, RETRY_FIRST_WAIT
+    while True:
+        try:
+            return await once()
+        except Exception as error:
+            if not (dropped_connection(error) and safe()) or loop.time() + wait > give_up:
+                raise
+            logger.warning(
+                "database connection lost (%s); trying again in %.2f s", type(error).__name__, wait
+            )
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, RETRY_LONGEST_WAIT)
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -154,7 +221,23 @@ def create_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    connect_args: dict[str, Any] = {}
+    if settings.database_pgbouncer:
+        # PgBouncer in transaction mode hands each transaction any server connection: no statement
+        # prepared on one can be counted on in the next. asyncpg keeps no statement cache, nor
+        # SQLAlchemy, and the statements asyncpg must still prepare get names no other client uses.
+        connect_args = {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": _statement_name,
+        }
+    return create_async_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args
+    )
+
+
+def _statement_name() -> str:
+    return f"__haven_{uuid.uuid4().hex}__"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -77,6 +77,10 @@ def _parse_database_url(raw: str) -> str:
     raise ValueError("must start with sqlite:// or postgresql://")
 
 
+def is_sqlite_url(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
 def _parse_email(raw: str) -> str:
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", raw):
         raise ValueError("must be an email address such as help@haven.example.ca")
@@ -121,6 +125,21 @@ def _parse_redis_url(raw: str) -> str:
     return raw
 
 
+def _parse_sentinels(raw: str) -> tuple[str, ...]:
+    sentinels = tuple(item.strip() for item in raw.split(",") if item.strip())
+    for item in sentinels:
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"{item!r} is not host:port")
+    return sentinels
+
+
+def _parse_master(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", raw):
+        raise ValueError("must be 1 to 64 letters, digits, dots, dashes or underscores")
+    return raw
+
+
 def _parse_keys(raw: str) -> tuple[str, ...]:
     keys = tuple(key.strip() for key in raw.split(",") if key.strip())
     for key in keys:
@@ -159,6 +178,10 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "behind_proxy": _parse_bool,
     "shield": _parse_bool,
     "redis_url": _parse_redis_url,
+    "redis_sentinels": _parse_sentinels,
+    "redis_master": _parse_master,
+    "redis_failover_seconds": _int_between(0, 300),
+    "database_pgbouncer": _parse_bool,
     "shield_old_keys": _parse_keys,
     "room": _parse_room,
     "admin_token": _parse_secret,
@@ -201,13 +224,20 @@ class Settings:
     )
     var_dir: Path = _setting(  # noqa: RUF009 - a Path is immutable, sharing it is safe
         Path("var"),
-        "Folder for local state: the SQLite database, the generated keys and admin token, and the "
-        "file mail backend's emails.",
+        "Folder for local state: the SQLite database, the generated keys and admin token, the file "
+        "mail backend's emails, the in-memory waiting room's line between a clean stop and the next "
+        "start (`room.json`), and, with several workers, each worker's figures for `/metrics`.",
     )
     database_url: str = _setting(
         "",
         "Database address; `postgresql://user@host/db` for PostgreSQL.",
         shown="SQLite in `HAVEN_VAR_DIR`",
+    )
+    database_pgbouncer: bool = _setting(
+        False,
+        "Set to `true` when `HAVEN_DATABASE_URL` points at PgBouncer in transaction mode: Haven then "
+        "keeps no prepared statements on the server (a pooled connection may belong to another client "
+        "at the next transaction) and lets PgBouncer do the pooling.",
     )
     secret_key: str = _setting(
         "",
@@ -260,7 +290,27 @@ class Settings:
     redis_url: str = _setting(
         "",
         "Redis address (`redis://host:6379/0`) for a waiting room shared by every worker and host. "
-        "Unset: the room lives in memory, in one process (then `HAVEN_WORKERS` must be 1).",
+        "Unset: the room lives in memory, in one process (then `HAVEN_WORKERS` must be 1). With "
+        "`HAVEN_REDIS_SENTINELS` it gives only the password and database number "
+        "(`redis://:password@/0`), or is left unset.",
+    )
+    redis_sentinels: tuple[str, ...] = _setting(
+        (),
+        "Redis Sentinels, comma-separated `host:port` (`10.0.0.5:26379,10.0.0.6:26379,...`): Haven asks "
+        "them where the primary named `HAVEN_REDIS_MASTER` is, and follows a failover to the new one. "
+        "Use this instead of a fixed address in `HAVEN_REDIS_URL` for a room that survives the loss of "
+        "its Redis primary.",
+        shown="none",
+    )
+    redis_master: str = _setting(
+        "haven", "Name of the Redis primary the Sentinels watch (their `sentinel monitor` name)."
+    )
+    redis_failover_seconds: int = _setting(
+        10,
+        "With `HAVEN_REDIS_SENTINELS`: seconds the waiting room waits for the Sentinels to promote a "
+        "new primary (new places and turns wait with it; people already in are not held) before each "
+        "worker runs a line of its own. Longer than the Sentinels' `down-after-milliseconds` plus "
+        "their failover; 0 falls back at once.",
     )
     room: str = _setting("main", "Name of the waiting room (several Havens can share one Redis).")
     shield_old_keys: tuple[str, ...] = _setting(
@@ -318,6 +368,11 @@ class Settings:
     @property
     def mail_folder(self) -> Path:
         return self.mail_dir or self.var_dir / "mail"
+
+    @property
+    def shared_room(self) -> bool:
+        """Whether the waiting room lives in Redis (a fixed address or through Sentinels)."""
+        return bool(self.redis_url or self.redis_sentinels)
 
     @property
     def base_url(self) -> str:
@@ -404,9 +459,17 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         settings = settings.with_(data_key=_stored_data_key(settings.var_dir))
     if not settings.admin_token:
         settings = settings.with_(admin_token=_stored_admin_token(settings.var_dir))
-    if settings.workers > 1 and settings.shield and not settings.redis_url:
+    if settings.redis_sentinels and settings.redis_url and urlsplit(settings.redis_url).hostname:
         raise SettingsError(
-            "HAVEN_WORKERS: more than one worker needs HAVEN_REDIS_URL, so that the workers share one "
+            "HAVEN_REDIS_URL: with HAVEN_REDIS_SENTINELS it gives only the password and database "
+            "(redis://:password@/0); the Sentinels say where the primary is."
+        )
+    if settings.database_pgbouncer and is_sqlite_url(settings.database_url):
+        raise SettingsError("HAVEN_DATABASE_PGBOUNCER: PgBouncer pools PostgreSQL; set HAVEN_DATABASE_URL.")
+    if settings.workers > 1 and settings.shield and not settings.shared_room:
+        raise SettingsError(
+            "HAVEN_WORKERS: more than one worker needs HAVEN_REDIS_URL (or HAVEN_REDIS_SENTINELS), so "
+            "that the workers share one "
             "waiting room (or set HAVEN_SHIELD=false)."
         )
     return settings

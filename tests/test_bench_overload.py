@@ -16,13 +16,14 @@ def test_the_recorder_keeps_admitted_answers_and_timeouts_per_class() -> None:
     recorder.answer("sign in", "applicant", 303, 0.0, 0.200)
     recorder.answer("sign in", "applicant", 503, 0.0, 0.001)  # shed: not admitted
     recorder.answer("waiting", "applicant", 200, 0.0, 0.002, room=True)  # the room's, not the site's
-    recorder.timeout("submit", "applicant")
+    recorder.timeout("submit", "applicant", 1.0, 31.0)
 
     assert recorder.admitted.get_total_count() == 2
     assert recorder.admitted_by_class["applicant"].get_total_count() == 1
     assert recorder.admitted_by_class["reader"].get_total_count() == 1
     assert recorder.timeouts_by_class == {"applicant": 1}
     assert recorder.timeouts == 1  # the surge's own figures are kept
+    assert recorder.timed_out == [(1.0, 31.0)]
     assert recorder.by_class["applicant"].get_total_count() == 3
 
 

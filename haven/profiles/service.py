@@ -200,7 +200,8 @@ class Profiles:
             connection.execute(update(_TABLE).where(_DRAFT).values(values), {"profile_id": profile_id})
             return _profile(row, **values)
 
-        return await self.database.write(work)
+        # Run again after a dropped connection, it writes the same answers again.
+        return await self.database.write(work, idempotent=True)
 
     async def submit(
         self,
@@ -250,7 +251,8 @@ class Profiles:
 
         for attempt in range(NUMBER_TRIES):
             try:
-                return await self.database.write(work)
+                # Run again after a dropped connection, it finds the profile submitted: one record.
+                return await self.database.write(work, idempotent=True)
             except IntegrityError:
                 if attempt == NUMBER_TRIES - 1:
                     raise

@@ -17,6 +17,7 @@ on purpose: operators must be able to act when the site is at its busiest.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
@@ -37,8 +38,40 @@ MAX_BODY: Final = 4096
 MAX_RATE: Final = 1_000_000.0
 
 
-def describe(room: Room, state: RoomState, extra: dict[str, Any]) -> dict[str, Any]:
-    """The room as operators and ``haven room status`` see it."""
+REPORTS_FRESH: Final = 10.0  # seconds: a worker that has not reported for longer is gone
+
+
+def cluster_view(reports: dict[str, str]) -> dict[str, Any]:
+    """Every worker's last report (``Shield.view``), with the cluster's sums."""
+    views: list[dict[str, Any]] = []
+    for text in reports.values():
+        with contextlib.suppress(ValueError):
+            found = json.loads(text)
+            if isinstance(found, dict):
+                views.append(found)
+    views.sort(key=lambda view: str(view.get("worker", "")))
+
+    def total(name: str) -> float:
+        return round(sum(float(view.get(name) or 0) for view in views), 2)
+
+    return {
+        "workers": len(views),
+        "hosts": len({str(view.get("worker", "")).rsplit("/", 1)[0] for view in views}),
+        "degraded": sum(1 for view in views if view.get("degraded")),
+        "admission_rate": total("admission_rate"),
+        "in_flight": total("in_flight"),
+        "admitted": total("admitted"),
+        "joins": total("joins"),
+        "sheds": total("sheds"),
+        "each": views,
+    }
+
+
+def describe(
+    room: Room, state: RoomState, extra: dict[str, Any], reports: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The room as operators and ``haven room status`` see it: the shared counters, this worker's
+    controller, and every worker's last report (the cluster)."""
     return {
         "room": room.settings.name,
         "store": room.shared.name,
@@ -64,6 +97,7 @@ def describe(room: Room, state: RoomState, extra: dict[str, Any]) -> dict[str, A
             "eta_error_median": round(room.eta_error(), 3),
             **extra,
         },
+        "cluster": cluster_view(reports or {}),
     }
 
 
@@ -172,7 +206,8 @@ async def operate(
     try:
         if method == "GET":
             state = await room.store.state(room.name, room.now())
-            return await send_json(send, 200, describe(room, state, worker()))
+            reports = await room.store.reports(room.name, room.now(), REPORTS_FRESH)
+            return await send_json(send, 200, describe(room, state, worker(), reports))
         body = await read_body(receive)
         if body is None:
             return await send_json(send, 413, {"detail": "The body is too long."})
@@ -184,7 +219,8 @@ async def operate(
         await room.store.configure(room.name, **changes)
         room.state = await room.store.state(room.name, room.now())
         logger.warning("waiting room %s: %s", room.settings.name, changes)
-        return await send_json(send, 200, describe(room, room.state, worker()))
+        reports = await room.store.reports(room.name, room.now(), REPORTS_FRESH)
+        return await send_json(send, 200, describe(room, room.state, worker(), reports))
     except StoreUnavailable:
         return await send_json(
             send, 503, {"detail": "The shared store does not answer."}, [(b"retry-after", b"5")]

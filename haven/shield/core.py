@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -28,9 +30,11 @@ from haven.shield.lane import Lane, Origin
 from haven.shield.limiter import Limiter, Priority, Shed, watch_loop_lag
 from haven.shield.pages import STATUS_PATH, State, View, WaitingPages
 from haven.shield.public import PublicState
-from haven.shield.ratelimits import ClientLimits
+from haven.shield.ratelimits import open_limits
 from haven.shield.room import Place, Room, RoomSettings
 from haven.shield.store import Store
+from haven.shield.store.memory import MemoryStore
+from haven.shield.store.saved import SavedRoom
 from haven.shield.tokens import Pass, Refused, Signer, Ticket
 from haven.shield.work import Work
 from haven.web.asgi import Scope, Send, client_of, name_route, read_cookies
@@ -89,11 +93,12 @@ class Shield:
             history=max(1800.0, settings.place_kept_minutes * 60.0, settings.turn_link_minutes * 60.0 + 300),
             pass_seconds=settings.pass_minutes * 60.0,
             start_rate=float(settings.admit_start),
+            failover_grace=float(settings.redis_failover_seconds) if settings.redis_sentinels else 0.0,
         )
         self.room = Room(store, self.signer, Origin(self.limiter, self.lane), room_settings, now=now)
         self.pages = WaitingPages(layout, self.room.settings.place_kept, settings.join_work)
         self.work = Work(self.signer, room_settings.name, settings.join_work, now)
-        self.limits = ClientLimits(settings)
+        self.limits = open_limits(settings)
         self.cookies = Cookies.from_settings(settings)
         self.busy_page = busy_page
         self.refused: dict[tuple[str, str], int] = {}  # (cookie, reason) -> count
@@ -105,7 +110,16 @@ class Shield:
 
     # Lifecycle ---------------------------------------------------------------------------------------
 
+    _saved: SavedRoom | None = None  # where the line is written when the shield stops (None: nowhere)
+
     def start(self) -> None:
+        store = self.room.shared
+        if isinstance(store, MemoryStore):
+            # The default store keeps the line in this process: it is carried over a clean restart
+            # (``store/saved.py``), read back before the first tick. A shared store needs none of
+            # this, and its local stand-in is never kept: those places are not places in its line.
+            self._saved = SavedRoom(store, self.settings.var_dir)
+            self._saved.restore(self.room.now())
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._ticker()), loop.create_task(watch_loop_lag(self.limiter))]
 
@@ -116,6 +130,12 @@ class Shield:
                 await self.room.tick()
             except Exception:
                 logger.exception("waiting-room tick failed")
+            try:
+                await self.room.stores.report(
+                    self.room.name, self.worker_id, json.dumps(self.report()), self.room.now()
+                )
+            except Exception:
+                logger.exception("reporting this worker's view failed")
             public = self.room.public
             for hook in self.after_tick:
                 try:
@@ -131,6 +151,10 @@ class Shield:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self._saved is not None:  # after the last tick: nothing moves the line any more
+            self._saved.save(self.room.now())
+            self._saved = None
+        await self.limits.close()
         await self.room.shared.close()
 
     # Figures -----------------------------------------------------------------------------------------
@@ -146,6 +170,27 @@ class Shield:
             "sheds": self.shed_counts(),
             "hash_lane": {"busy": self.lane.busy, "waiting": self.lane.waiting, "slots": self.lane.slots},
             "refused_cookies": {f"{name}:{reason}": n for (name, reason), n in self.refused.items()},
+        }
+
+    @property
+    def worker_id(self) -> str:
+        """This worker among all of the cluster's: its host's address and port, and its process."""
+        return f"{self.settings.host}:{self.settings.port}/{os.getpid()}"
+
+    def report(self) -> dict[str, object]:
+        """What this worker reports at each tick for the cluster's view (``haven room status``)."""
+        room, limiter = self.room, self.limiter
+        return {
+            "worker": self.worker_id,
+            "degraded": room.degraded,
+            "admission_rate": round(room.rate, 2),
+            "line_speed": round(room.speed, 2),
+            "limit": round(limiter.limit, 1),
+            "in_flight": limiter.in_flight,
+            "pressure": round(limiter.pressure(), 3),
+            "admitted": room.admitted,
+            "joins": room.joins,
+            "sheds": sum(self.shed_counts().values()),
         }
 
     def shed_counts(self) -> dict[str, int]:

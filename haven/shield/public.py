@@ -25,6 +25,17 @@ from haven.web.pagecache import CachedResponse, build
 
 STATE_PATH: Final = "/api/v1/waiting-room/state"
 STATE_CACHE: Final = "public, max-age=1, stale-while-revalidate=2, stale-if-error=30"
+# What a worker that has never yet read the shared room answers (just started while Redis is out of
+# reach, say): not a line of its own numbers, which would look to everyone as if the line moved back.
+NOT_YET: Final = build(
+    b'{"error": {"status": 503, "message": "The waiting room\'s state is not known here yet. Try again '
+    b'after the seconds in Retry-After."}}',
+    content_type="application/json",
+    cache_control="no-store",
+    status=503,
+    route_class="room-state",
+    extra_headers={"Retry-After": "1"},
+)
 Status = Literal["normal", "busy", "queueing", "paused", "before-opening"]
 STATUSES: Final[tuple[Status, ...]] = ("normal", "busy", "queueing", "paused", "before-opening")
 

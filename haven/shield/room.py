@@ -38,7 +38,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
 from haven.shield import outflow
@@ -83,6 +83,7 @@ class RoomSettings:
     min_rate: float = 0.5  # admissions per second per worker: the controller's bounds
     max_rate: float = 500.0
     start_rate: float = 5.0
+    failover_grace: float = 0.0  # seconds calls wait for the shared store before a line of our own
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,11 @@ class Room:
         *,
         now: Callable[[], float] = time.time,
     ) -> None:
-        self.stores = FallbackStore(store)  # every call goes through it: it falls back and recovers
+        self.settings = settings or RoomSettings()
+        # Every call goes through it: it waits out a failover, falls back and recovers.
+        self.stores = FallbackStore(store, grace=self.settings.failover_grace)
         self.signer = signer
         self.health = health
-        self.settings = settings or RoomSettings()
         self.now = now  # the room's one clock: ticks, tickets, passes and held checks all read it
         self.state = RoomState(issued=0, serving=0, waiting=0, passes=0, claimed=0, lapsed=0)
         self.rate = self.settings.start_rate
@@ -136,6 +138,12 @@ class Room:
         # place of a ticket is known lapsed without asking the store.
         self._passed = Checkpoints()
         self.public = self._public(now())
+        self._read_shared = False  # a tick has read the shared room (the public state is its)
+
+    @property
+    def known(self) -> bool:
+        """Whether ``public`` holds a reading of the shared room (see ``public.NOT_YET``)."""
+        return self._read_shared
 
     # The store -------------------------------------------------------------------------------------
 
@@ -385,7 +393,14 @@ class Room:
             now, state.serving, self.speed, state.waiting, moving=state.waiting > 0 and self.speed > 0
         )
         self.speed_range = self._speed_range(pressure)
-        self.public = self._public(now)
+        if self.degraded and self._read_shared:
+            # The published line is the shared one. While this worker cannot read it, it shows the
+            # last reading it had, standing still, rather than the numbers of its own stand-in line
+            # (which would look to everyone waiting as if the line had moved back).
+            self.public = replace(self.public, speed=0.0, speed_low=0.0, speed_high=0.0, computed_at=now)
+        else:
+            self.public = self._public(now)
+            self._read_shared = not self.degraded
 
     def _speed_range(self, pressure: float) -> tuple[float, float]:
         """The slow and fast ends of the speed. While a young line is still told the controller's

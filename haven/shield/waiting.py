@@ -20,7 +20,7 @@ from haven.shield.admin import ADMIN_PATH, operate
 from haven.shield.core import Shield
 from haven.shield.limiter import Priority
 from haven.shield.pages import STATUS_PATH, WAITING_PATHS, View
-from haven.shield.public import STATE_PATH
+from haven.shield.public import NOT_YET, STATE_PATH
 from haven.web.asgi import ASGIApp, Receive, Scope, Send, name_route, read_cookies
 from haven.web.i18n import Language
 from haven.web.pagecache import GET_OR_HEAD, send_body, send_method_not_allowed
@@ -44,9 +44,12 @@ class WaitingRoom:
             await self.page(scope, send, WAITING_PATHS[path])
         elif path == STATE_PATH:
             # The same finished bytes for everyone (the app also serves them before any layer).
-            public = self.shield.room.public
-            name_route(scope, public.response.route_class)
-            await public.response.serve(scope, send)
+            shield = self.shield
+            response = shield.room.public.response
+            if shield.settings.shared_room and not shield.room.known:
+                response = NOT_YET
+            name_route(scope, response.route_class)
+            await response.serve(scope, send)
         elif path == STATUS_PATH:
             name_route(scope, ROUTE_CLASS)
             await self.status(scope, send)

@@ -237,11 +237,11 @@ class Visitor:
             async with asyncio.timeout(self.behaviour.timeout):
                 response = await self.browser.send(method, path, form)
         except TimeoutError:
-            self.recorder.timeout(step, self.kind)
+            self.recorder.timeout(step, self.kind, intended, self.clock())
             self.browser.close()
             raise Left("timed out") from None
         except (ConnectionLost, OSError) as error:
-            self.recorder.error(step, self.kind)
+            self.recorder.error(step, self.kind, self.clock())
             raise Left(f"connection error ({type(error).__name__})") from None
         room = room or (
             response.status == 503 and TICKET in self.browser.jar and PASS not in self.browser.jar
@@ -296,11 +296,11 @@ class Visitor:
                 async with asyncio.timeout(self.behaviour.timeout):
                     response = await self.browser.send("GET", STATE_PATH, cookies=False)
             except TimeoutError:
-                self.recorder.timeout("room state", self.kind)
+                self.recorder.timeout("room state", self.kind, intended, self.clock())
                 self.browser.close()
                 raise Left("timed out") from None
             except (ConnectionLost, OSError) as error:
-                self.recorder.error("room state", self.kind)
+                self.recorder.error("room state", self.kind, self.clock())
                 raise Left(f"connection error ({type(error).__name__})") from None
             self.recorder.answer("room state", self.kind, response.status, intended, self.clock(), room=True)
             if response.status in (429, 503):

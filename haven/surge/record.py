@@ -129,6 +129,9 @@ class Recorder:
     late_arrivals: int = 0  # started more than LATE after their time
     timeouts: int = 0
     errors: int = 0
+    # Run clock: (sent, given up) of each request that timed out; when each connection error came.
+    timed_out: list[tuple[float, float]] = field(default_factory=list)
+    failed: list[float] = field(default_factory=list)
     confirmations: list[tuple[str, str]] = field(default_factory=list)  # (profile number, email)
     completed_at: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     waiting_now: int = 0
@@ -156,13 +159,15 @@ class Recorder:
         if not room and status < 400 and done - intended <= self.slo:
             second.good += 1
 
-    def timeout(self, step: str, journey: str) -> None:
+    def timeout(self, step: str, journey: str, sent: float, at: float) -> None:
         self.timeouts += 1
         self.statuses["timeout"] += 1
+        self.timed_out.append((sent, at))
 
-    def error(self, step: str, journey: str) -> None:
+    def error(self, step: str, journey: str, at: float) -> None:
         self.errors += 1
         self.statuses["connection error"] += 1
+        self.failed.append(at)
 
     def join(self, arrived: float, joined: float) -> Queued:
         entry = Queued(arrived, joined)

@@ -189,7 +189,16 @@ async def _tick(recorder: Recorder, clock: Any) -> None:
 
 
 async def _scrape(target: str, clock: Any, into: list[dict[str, float]]) -> None:
-    """Once a second, the shield's gauges from /metrics (absent with the shield off)."""
+    """Once a second, the shield's gauges from /metrics (absent with the shield off). Each worker
+    reports its own (labelled ``worker``): the room's figures (one shared room, as each worker last
+    read it) and the pressure are taken at their highest; the rest (limits, work, passes granted)
+    are added up."""
+    highest = (
+        "haven_shield_queue_length",
+        "haven_shield_queueing",
+        "haven_shield_line_speed",
+        "haven_shield_pressure",
+    )
     browser = Browser.to(target)
     second = 1
     try:
@@ -201,9 +210,16 @@ async def _scrape(target: str, clock: Any, into: list[dict[str, float]]) -> None
                     response = await browser.send("GET", "/metrics")
                 values: dict[str, float] = {"t": round(clock(), 2)}
                 for line in response.text.splitlines():
-                    name, _, value = line.partition(" ")
+                    series, _, value = line.rpartition(" ")
+                    name = series.partition("{")[0]
                     if name in SCRAPED:
-                        values[name.removeprefix("haven_shield_")] = float(value)
+                        key = name.removeprefix("haven_shield_")
+                        if key not in values:
+                            values[key] = float(value)
+                        elif name in highest:
+                            values[key] = max(values[key], float(value))
+                        else:
+                            values[key] += float(value)
                 into.append(values)
     finally:
         browser.close()

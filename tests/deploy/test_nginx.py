@@ -169,7 +169,9 @@ def _origin_requests(haven: RunningServer) -> int:
     (this scrape, the health checks) left out."""
     total = 0
     for line in httpx.get(haven.base_url + "/metrics").text.splitlines():
-        match = re.match(r'haven_http_requests_total\{route="([^"]+)",status="\d+"\} ([0-9.e+]+)', line)
+        match = re.match(
+            r'haven_http_requests_total\{route="([^"]+)",status="\d+",worker="\d+"\} ([0-9.e+]+)', line
+        )
         if match and match.group(1) != "ops":
             total += int(float(match.group(2)))
     return total

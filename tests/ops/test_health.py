@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator
@@ -69,8 +70,10 @@ async def test_ops_endpoints_refuse_other_methods(tmp_path: Path) -> None:
 
 
 def metric(text: str, name: str, **labels: str) -> float:
-    selector = ",".join(f'{key}="{value}"' for key, value in labels.items())
-    pattern = re.escape(name + ("{" + selector + "}" if selector else "")) + r" ([0-9.e+-]+)"
+    """The value of one sample of this worker (the test's own process), labelled as Haven writes it."""
+    labels = {**labels, "worker": str(os.getpid())}
+    selector = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    pattern = re.escape(name + "{" + selector + "}") + r" ([0-9.e+-]+)"
     match = re.search("^" + pattern + "$", text, flags=re.MULTILINE)
     assert match, f"{name}{{{selector}}} not in metrics"
     return float(match.group(1))

@@ -3,6 +3,7 @@ it does not, and back at the first ping that finds it answering."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -107,3 +108,46 @@ async def test_closing_closes_the_shared_store() -> None:
     store, shared, _ = stores()
     await store.close()
     assert shared.calls == 1
+
+
+# Waiting out a failover (HAVEN_REDIS_SENTINELS): calls wait for the shared store, within a grace.
+
+
+async def test_within_the_grace_a_join_waits_for_the_shared_store_and_gets_its_number() -> None:
+    shared, local = Broken(), MemoryStore()
+    store = FallbackStore(shared, local, grace=5.0)  # type: ignore[arg-type]
+    assert await store.join("main", "", T0, KEPT) == 1
+    shared.down = True
+
+    async def promoted() -> None:
+        await asyncio.sleep(0.5)  # the Sentinels promote a replica
+        shared.down = False
+
+    waiting = asyncio.ensure_future(store.join("main", "", T0, KEPT))
+    await promoted()
+    assert await asyncio.wait_for(waiting, 3.0) == 2  # a place in the shared line, not a local one
+    assert not store.degraded
+    assert store.fallbacks == 0
+    assert (await local.state(store.local_name("main"), T0)).issued == 0
+
+
+async def test_past_the_grace_the_waiting_calls_go_to_the_local_store() -> None:
+    shared, local = Broken(), MemoryStore()
+    store = FallbackStore(shared, local, grace=0.3)  # type: ignore[arg-type]
+    shared.down = True
+    started = asyncio.get_running_loop().time()
+    numbers = await asyncio.gather(*(store.join("main", "", T0, KEPT) for _ in range(3)))
+    assert 0.3 <= asyncio.get_running_loop().time() - started < 2.0
+    assert sorted(numbers) == [1, 2, 3]  # the local line's
+    assert store.degraded
+    assert store.fallbacks == 1
+
+
+async def test_within_the_grace_a_pass_is_not_held_up() -> None:
+    shared, local = Broken(), MemoryStore()
+    store = FallbackStore(shared, local, grace=5.0)  # type: ignore[arg-type]
+    shared.down = True
+    await asyncio.wait_for(store.hold_pass("main", "p1", T0 + 60), 0.5)  # skipped, not waited on
+    assert not store.degraded
+    shared.down = False
+    await store.close()  # and the probe that was waiting for the shared store stops

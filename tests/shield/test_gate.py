@@ -4,6 +4,7 @@ operators' API, rate limits and forged cookies. (The stub application stands in 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -239,7 +240,11 @@ async def test_forged_altered_expired_and_foreign_cookies_are_refused_and_counte
         ("haven_ticket", "forged"): 1,
     }
     metrics = haven.metrics.render().decode()
-    assert 'haven_shield_refused_cookies_total{cookie="haven_pass",reason="forged"} 1.0' in metrics
+    worker = os.getpid()
+    assert (
+        f'haven_shield_refused_cookies_total{{cookie="haven_pass",reason="forged",worker="{worker}"}} 1.0'
+        in metrics
+    )
 
 
 async def test_the_anonymous_api_is_not_queued(haven: Haven) -> None:

@@ -140,3 +140,25 @@ async def test_busy_answers_are_retried_after_their_retry_after() -> None:
         assert len(times) == 2
         assert times[1] - times[0] >= 0.95
     assert summary["requests"]["statuses"] == {"200": 3, "503": 3}
+
+
+async def test_the_gauges_of_several_workers_are_read_as_one_server() -> None:
+    """The room's figures, one shared room as each worker last read it, are taken at their highest;
+    the workers' own figures add up."""
+    metrics = (
+        b"# HELP haven_shield_queue_length People in line.\n# TYPE haven_shield_queue_length gauge\n"
+        b'haven_shield_queue_length{worker="11"} 40.0\nhaven_shield_queue_length{worker="12"} 42.0\n'
+        b"# HELP haven_shield_limit Limit.\n# TYPE haven_shield_limit gauge\n"
+        b'haven_shield_limit{worker="11"} 8.0\nhaven_shield_limit{worker="12"} 6.0\n'
+        b"# HELP haven_shield_admitted_total Passes.\n# TYPE haven_shield_admitted_total counter\n"
+        b'haven_shield_admitted_total{worker="11"} 3.0\nhaven_shield_admitted_total{worker="12"} 4.0\n'
+    )
+
+    async def two_workers(path: str) -> bytes:
+        return ok(metrics) if path == "/metrics" else ok()
+
+    async with serving(two_workers) as target:
+        outcome = await run(plan(target, rate=1, seconds=2, poisson=False))
+    assert outcome.server
+    for row in outcome.server:
+        assert (row["queue_length"], row["limit"], row["admitted_total"]) == (42.0, 14.0, 7.0)

@@ -50,7 +50,7 @@ def test_the_stack_is_the_one_the_readme_draws(app: Haven, tmp_path: Path) -> No
 
 def requests_counted(haven: Haven) -> dict[tuple[str, str], float]:
     text = haven.metrics.render().decode()
-    pattern = r'^haven_http_requests_total\{route="([^"]+)",status="(\d+)"\} ([0-9.]+)$'
+    pattern = r'^haven_http_requests_total\{route="([^"]+)",status="(\d+)",worker="\d+"\} ([0-9.]+)$'
     return {(route, status): float(n) for route, status, n in re.findall(pattern, text, re.MULTILINE)}
 
 

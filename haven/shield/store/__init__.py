@@ -25,7 +25,10 @@ All times are wall-clock seconds (``time.time()``): they are compared across hos
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol
+from typing import TYPE_CHECKING, Final, Literal, Protocol
+
+if TYPE_CHECKING:
+    from haven.settings import Settings
 
 Mode = Literal["auto", "paused", "rate", "open", "event"]
 MODES: Final[tuple[Mode, ...]] = ("auto", "paused", "rate", "open", "event")
@@ -127,6 +130,15 @@ class Store(Protocol):
         accounts whose place expired and expired passes. Returns how many places lapsed."""
         ...
 
+    async def report(self, room: str, worker: str, view: str, now: float) -> None:
+        """Keep ``worker``'s own view of the room (a JSON text) as of ``now``: the cluster's view
+        (``haven room status``) is every worker's."""
+        ...
+
+    async def reports(self, room: str, now: float, fresh: float) -> dict[str, str]:
+        """The views workers reported within the last ``fresh`` seconds (older ones are forgotten)."""
+        ...
+
     async def ping(self) -> None:
         """Raise when the store cannot be reached."""
         ...
@@ -138,12 +150,15 @@ class StoreUnavailable(RuntimeError):
     """The shared store did not answer; ``FallbackStore`` falls back to per-process protection."""
 
 
-def open_store(redis_url: str) -> Store:
-    """The store the settings name: Redis when a URL is given, else memory (one process)."""
-    if redis_url:
+def open_store(settings: Settings) -> Store:
+    """The store the settings name: Redis (at an address or through Sentinels), else memory (one
+    process)."""
+    if settings.shared_room:
         from haven.shield.store.redis import RedisStore
 
-        return RedisStore(redis_url)
+        return RedisStore(
+            settings.redis_url, sentinels=settings.redis_sentinels, master=settings.redis_master
+        )
     from haven.shield.store.memory import MemoryStore
 
     return MemoryStore()

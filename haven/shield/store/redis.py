@@ -15,6 +15,7 @@ which a script touching several keys requires):
 - ``<prefix>{room}:passes``   ZSET    pass id -> expiry
 - ``<prefix>{room}:holders:B``  HASH  account -> ticket number, for the accounts in bucket B
                                       (CRC-32 of the account, modulo ``HOLDER_BUCKETS``)
+- ``<prefix>{room}:workers``  HASH    worker -> ``"<time> <its view, JSON>"``, for the cluster's view
 
 Memory (the target: a million people in line in under 100 MB). A person waiting costs nothing: a
 join is ``HINCRBY issued`` (joins arriving together in one worker share one, see ``join``). A
@@ -22,6 +23,17 @@ signed-in person costs one entry in a small hash (a listpack of up to 128 short 
 bytes with the account's UUID), so that an account keeps one place. Checkpoints grow with the ticks
 of the history, not with the line; the claims bitmap by one bit per ticket ever issued (125 KB a
 million). ``python -m bench.waiting`` measures it.
+
+Failover (``HAVEN_REDIS_SENTINELS``): the store asks the Sentinels where the primary is and follows a
+promotion. A promoted replica may lack the last writes the old primary acknowledged, so two things
+keep the line whole through it. Every write that hands out numbers or moves the counter (joins,
+advances, the operator's settings) waits for a replica to have it (``WAIT 1``, a few milliseconds,
+in the same round trip) before anyone is told the result. And each process remembers the highest
+``issued`` and ``serving`` it has seen (its *floors*) and sends them with every script, which first
+lifts the counters to them: whatever a failover lost, no ticket number is issued twice and the
+serving number never moves back. What a failover may still lose is bounded and harmless to the line:
+a claim (so one ticket might be exchanged for a second pass) and the count of active passes (a pass
+is a signed cookie; it stays valid whatever the store remembers).
 
 Fail-fast on purpose: short socket timeouts and no automatic retry. A retried script may already have
 run (a timeout says nothing about whether Redis executed it), and running ``join`` or ``advance`` twice
@@ -36,12 +48,15 @@ import contextlib
 import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any, Final, cast
+from urllib.parse import unquote, urlsplit
 
 import redis.asyncio
+from redis.asyncio.connection import BlockingConnectionPool
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from haven.shield.store import MODES, Mode, RoomState, StoreUnavailable
 
@@ -52,11 +67,32 @@ SWEEP_BATCH: Final = 1_000  # checkpoints a sweep script call forgets at most
 HOLDER_BUCKETS: Final = 16_384  # a million accounts make ~61 per bucket, inside the listpack's 128
 HOLDER_BUCKETS_PER_SWEEP: Final = 64  # buckets a sweep script call cleans (~4,000 accounts at a million)
 PIPELINE_BATCH: Final = 1_000  # joins sent in one round trip by ``join_many``
+WAIT_REPLICA_MS: Final = 100  # how long a write that matters to the line waits for a replica
 
 # Keys, in this order, for every script: KEYS[1] meta, [2] passed, [3] claims, [4] passes, then any
 # holder buckets the script needs. Every key is passed in KEYS, as Redis Cluster requires. Times
 # arrive as Python's repr of a float (exact round trip), cut-offs already computed in Python so that
 # they are the same doubles MemoryStore compares against.
+
+# Lifts ``issued`` and ``serving`` to the caller's floors (the last two ARGV), noting a checkpoint at
+# ``now`` for places the lift passes: after a failover to a replica that lacked the last writes, the
+# line resumes where every caller last saw it. A no-op in normal running.
+_LIFT = """
+local function lift(now)
+  local floor_issued, floor_serving = tonumber(ARGV[#ARGV - 1]), tonumber(ARGV[#ARGV])
+  local issued = tonumber(redis.call('HGET', KEYS[1], 'issued') or '0')
+  if floor_issued > issued then
+    redis.call('HSET', KEYS[1], 'issued', floor_issued)
+    issued = floor_issued
+  end
+  local serving = tonumber(redis.call('HGET', KEYS[1], 'serving') or '0')
+  floor_serving = math.min(floor_serving, issued)
+  if floor_serving > serving then
+    redis.call('HSET', KEYS[1], 'serving', floor_serving)
+    redis.call('ZADD', KEYS[2], floor_serving, floor_serving .. ':' .. now)
+  end
+end
+"""
 
 # When ``serving`` passed ``place``: the first checkpoint at or above it; nil when not passed yet, or
 # passed before the history (at or below ``expired``).
@@ -72,11 +108,13 @@ local function passed_at(place)
 end
 """
 
-# KEYS[5]: the holder's bucket. ARGV: holder, cutoff
+# KEYS[5]: the holder's bucket. ARGV: holder, cutoff, now, floors
 _JOIN_HOLDER = (
-    _PASSED_AT
+    _LIFT
+    + _PASSED_AT
     + """
 local holder, cutoff = ARGV[1], tonumber(ARGV[2])
+lift(ARGV[3])
 local n = redis.call('HGET', KEYS[5], holder)
 if n then
   n = tonumber(n)
@@ -87,6 +125,15 @@ end
 n = redis.call('HINCRBY', KEYS[1], 'issued', 1)
 redis.call('HSET', KEYS[5], holder, n)
 return n
+"""
+)
+
+# ARGV: count, now, floors. Anonymous joins: a block of ``count`` numbers; returns the last.
+_JOIN_BLOCK = (
+    _LIFT
+    + """
+lift(ARGV[2])
+return redis.call('HINCRBY', KEYS[1], 'issued', tonumber(ARGV[1]))
 """
 )
 
@@ -128,14 +175,16 @@ local function advance(count, now)
 end
 """
 
-# ARGV: count, now.
-_ADVANCE = _ADVANCE_FUNCTION + "return advance(tonumber(ARGV[1]), ARGV[2])\n"
+# ARGV: count, now, floors.
+_ADVANCE = _LIFT + _ADVANCE_FUNCTION + "lift(ARGV[2])\nreturn advance(tonumber(ARGV[1]), ARGV[2])\n"
 
-# ARGV: rate, now. The clock (``clocked``) and the fraction carried (``carry``) live in the meta
+# ARGV: rate, now, floors. The clock (``clocked``) and the fraction carried (``carry``) live in the meta
 # hash, written with 17 significant digits: Lua's own tostring keeps 14, which would drift.
 _ADVANCE_CLOCKED = (
-    _ADVANCE_FUNCTION
+    _LIFT
+    + _ADVANCE_FUNCTION
     + """
+lift(ARGV[2])
 local rate, now = tonumber(ARGV[1]), tonumber(ARGV[2])
 local elapsed = now - tonumber(redis.call('HGET', KEYS[1], 'clocked') or '0')
 redis.call('HSET', KEYS[1], 'clocked', ARGV[2])
@@ -157,12 +206,16 @@ _FIELDS: Final = (
 )  # fmt: skip
 _HMGET = "redis.call('HMGET', KEYS[1], " + ", ".join(f"'{f}'" for f in _FIELDS) + ")"
 
-# ARGV: now. Returns the meta fields, then passes.
-_STATE = f"""
+# ARGV: now, floors. Returns the meta fields, then passes.
+_STATE = (
+    _LIFT
+    + f"""
+lift(ARGV[1])
 local out = {_HMGET}
 out[{len(_FIELDS) + 1}] = redis.call('ZCOUNT', KEYS[4], '(' .. ARGV[1], '+inf')
 return out
 """
+)
 
 # ARGV: field, value, field, value... Returns the meta fields.
 _CONFIGURE = f"""
@@ -218,6 +271,56 @@ return {lapsed, more}
 """
 
 
+class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's pool (it finds the primary and drops connections to a demoted one) with the
+    blocking pool's wait for a free connection."""
+
+
+def connect(
+    url: str,
+    sentinels: Sequence[str] = (),
+    master: str = "haven",
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+) -> redis.asyncio.Redis:
+    """A client of the Redis the settings name: at ``url``, or the primary ``master`` that the
+    ``sentinels`` (``host:port``) know of, with ``url`` giving only the password and database.
+
+    A blocking pool: in a flash crowd, requests beyond ``max_connections`` wait (up to ``timeout``)
+    for a connection instead of failing at once, as redis-py's default pool does. No retry: see the
+    module docstring (a script must not run twice)."""
+    options: dict[str, Any] = {
+        "max_connections": max_connections,
+        "timeout": timeout,
+        "decode_responses": True,
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+    }
+    if not sentinels:
+        return redis.asyncio.Redis.from_pool(redis.asyncio.BlockingConnectionPool.from_url(url, **options))
+    parts = urlsplit(url) if url else None
+    if parts is not None:
+        options["username"] = unquote(parts.username) if parts.username else None
+        options["password"] = unquote(parts.password) if parts.password else None
+        options["db"] = int(parts.path.strip("/") or 0)
+        options["ssl"] = parts.scheme == "rediss"
+    addresses = [(host, int(port)) for host, _, port in (item.rpartition(":") for item in sentinels)]
+    manager = Sentinel(  # type: ignore[no-untyped-call]
+        addresses, sentinel_kwargs={"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    )
+    return manager.master_for(master, connection_pool_class=_BlockingSentinelPool, **options)  # type: ignore[no-any-return]
+
+
+async def disconnect(client: redis.asyncio.Redis) -> None:
+    """Close ``client``'s connections, and those to the Sentinels when it was found through them."""
+    manager = getattr(client.connection_pool, "sentinel_manager", None)
+    await client.aclose()
+    if manager is not None:
+        await manager.aclose()
+
+
 @contextlib.contextmanager
 def _unavailable_on_error() -> Iterator[None]:
     """Whatever goes wrong between us and Redis is one thing to the room: the store is unavailable."""
@@ -236,29 +339,24 @@ class RedisStore:
         self,
         url: str,
         *,
+        sentinels: Sequence[str] = (),
+        master: str = "haven",
         prefix: str = DEFAULT_PREFIX,
         timeout: float = DEFAULT_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.prefix = prefix
-        # A blocking pool: in a flash crowd, requests beyond ``max_connections`` wait (up to
-        # ``timeout``) for a connection instead of failing at once, as redis-py's default pool does.
-        pool = redis.asyncio.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=timeout,
-            decode_responses=True,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),  # see the module docstring: a script must not run twice
-        )
-        self._client = redis.asyncio.Redis.from_pool(pool)
+        self._client = connect(url, sentinels, master, timeout=timeout, max_connections=max_connections)
+        # With a failover to follow, the writes that matter to the line wait for a replica.
+        self._wait = WAIT_REPLICA_MS if sentinels else 0
+        self._floors: dict[str, tuple[int, int]] = {}  # room -> the highest (issued, serving) seen
         self._keys: dict[str, list[str]] = {}
         self._next_bucket = 0  # the next holder bucket ``sweep`` cleans
         self._joining: dict[str, list[asyncio.Future[int]]] = {}  # room -> anonymous joins to send
         self._tasks: set[asyncio.Task[None]] = set()  # the joins in flight (a task nobody holds may vanish)
         register = self._client.register_script
         self._join_holder: AsyncScript = register(_JOIN_HOLDER)
+        self._join_block: AsyncScript = register(_JOIN_BLOCK)
         self._claim: AsyncScript = register(_CLAIM)
         self._when: AsyncScript = register(_WHEN)
         self._advance: AsyncScript = register(_ADVANCE)
@@ -267,6 +365,36 @@ class RedisStore:
         self._configure: AsyncScript = register(_CONFIGURE)
         self._start_event: AsyncScript = register(_START_EVENT)
         self._sweep: AsyncScript = register(_SWEEP)
+
+    # Floors and waits (see the module docstring: failover) ------------------------------------------
+
+    def floors(self, room: str) -> list[str]:
+        """The room's floors as the last two arguments of a script."""
+        issued, serving = self._floors.get(room, (0, 0))
+        return [str(issued), str(serving)]
+
+    def _saw(self, room: str, issued: int = 0, serving: int = 0) -> None:
+        old_issued, old_serving = self._floors.get(room, (0, 0))
+        if issued > old_issued or serving > old_serving:
+            self._floors[room] = (max(issued, old_issued), max(serving, old_serving))
+
+    async def _written(self, script: AsyncScript, keys: Sequence[str], args: Sequence[str]) -> Any:
+        """Run a script that writes; with a failover to follow, return only once a replica has the
+        write (or ``WAIT`` timed out: no replica is connected, and none could be promoted with it)."""
+        if not self._wait:
+            return await script(keys, args)
+        for _ in range(2):
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                pipe.execute_command("WAIT", 1, self._wait)
+                reply, _ = await pipe.execute(raise_on_error=False)
+            if not isinstance(reply, NoScriptError):
+                break
+            # A promoted replica starts with an empty script cache; a script refused unknown did not run.
+            await self._client.script_load(script.script)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
 
     def keys(self, room: str) -> list[str]:
         """The room's keys, in the order the scripts expect them (holder buckets aside)."""
@@ -294,26 +422,31 @@ class RedisStore:
         if holder:
             with _unavailable_on_error():
                 keys = [*self.keys(room), self.holder_bucket(room, holder)]
-                return int(await self._join_holder(keys, [holder, repr(now - kept)]))
+                args = [holder, repr(now - kept), repr(now), *self.floors(room)]
+                number = int(await self._written(self._join_holder, keys, args))
+                self._saw(room, issued=number)
+                return number
         waiting = self._joining.get(room)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         if waiting is None:
             waiting = self._joining[room] = []
-            asyncio.get_running_loop().call_soon(self._send_joins, room)
+            asyncio.get_running_loop().call_soon(self._send_joins, room, now)
         waiting.append(future)
         return await future
 
-    def _send_joins(self, room: str) -> None:
+    def _send_joins(self, room: str, now: float) -> None:
         futures = self._joining.pop(room, [])
         if futures:
-            task = asyncio.get_running_loop().create_task(self._issue(room, futures))
+            task = asyncio.get_running_loop().create_task(self._issue(room, futures, now))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _issue(self, room: str, futures: list[asyncio.Future[int]]) -> None:
+    async def _issue(self, room: str, futures: list[asyncio.Future[int]], now: float) -> None:
         try:
             with _unavailable_on_error():
-                last = int(await self._client.hincrby(self.keys(room)[0], "issued", len(futures)))
+                args = [str(len(futures)), repr(now), *self.floors(room)]
+                last = int(await self._written(self._join_block, self.keys(room)[:2], args))
+                self._saw(room, issued=last)
         except StoreUnavailable as error:
             for future in futures:
                 if not future.done():
@@ -330,18 +463,22 @@ class RedisStore:
         between them; pipelines of ``PIPELINE_BATCH`` keep each round trip well inside the socket
         timeout."""
         with _unavailable_on_error():
-            cutoff = repr(now - kept)
-            meta = self.keys(room)[0]
+            cutoff, at = repr(now - kept), repr(now)
             numbers: list[int] = []
             for start in range(0, len(holders), PIPELINE_BATCH):
+                floors = self.floors(room)
                 async with self._client.pipeline(transaction=False) as pipe:
                     for holder in holders[start : start + PIPELINE_BATCH]:
                         if holder:
                             keys = [*self.keys(room), self.holder_bucket(room, holder)]
-                            await self._join_holder(keys, [holder, cutoff], client=pipe)
+                            await self._join_holder(keys, [holder, cutoff, at, *floors], client=pipe)
                         else:
-                            pipe.hincrby(meta, "issued", 1)
-                    numbers += [int(reply) for reply in await pipe.execute()]
+                            await self._join_block(self.keys(room)[:2], ["1", at, *floors], client=pipe)
+                    if self._wait:
+                        pipe.execute_command("WAIT", 1, self._wait)
+                    replies = await pipe.execute()
+                    numbers += [int(reply) for reply in replies[: len(replies) - (1 if self._wait else 0)]]
+                self._saw(room, issued=max(numbers, default=0))
             return numbers
 
     async def claim(self, room: str, number: int, place: int, now: float, kept: float) -> bool:
@@ -354,11 +491,17 @@ class RedisStore:
 
     async def advance(self, room: str, count: int, now: float) -> int:
         with _unavailable_on_error():
-            return int(await self._advance(self.keys(room), [str(max(0, int(count))), repr(now)]))
+            args = [str(max(0, int(count))), repr(now), *self.floors(room)]
+            serving = int(await self._written(self._advance, self.keys(room), args))
+            self._saw(room, serving=serving)
+            return serving
 
     async def advance_clocked(self, room: str, rate: float, now: float) -> int:
         with _unavailable_on_error():
-            return int(await self._advance_clocked(self.keys(room), [repr(float(rate)), repr(now)]))
+            args = [repr(float(rate)), repr(now), *self.floors(room)]
+            serving = int(await self._written(self._advance_clocked, self.keys(room), args))
+            self._saw(room, serving=serving)
+            return serving
 
     async def passed_at(self, room: str, place: int) -> float | None:
         with _unavailable_on_error():
@@ -367,8 +510,10 @@ class RedisStore:
 
     async def state(self, room: str, now: float) -> RoomState:
         with _unavailable_on_error():
-            reply = await self._state(self.keys(room), [repr(now)])
-            return _room_state(reply[: len(_FIELDS)], passes=int(reply[-1]))
+            reply = await self._state(self.keys(room), [repr(now), *self.floors(room)])
+            state = _room_state(reply[: len(_FIELDS)], passes=int(reply[-1]))
+            self._saw(room, state.issued, state.serving)
+            return state
 
     async def configure(
         self,
@@ -396,12 +541,12 @@ class RedisStore:
         if event_seed is not None:
             changes += ["event_seed", event_seed]
         with _unavailable_on_error():
-            reply = await self._configure(self.keys(room)[:1], changes)
+            reply = await self._written(self._configure, self.keys(room)[:1], changes)
             return _room_state(reply, passes=0)
 
     async def start_event(self, room: str) -> int:
         with _unavailable_on_error():
-            return int(await self._start_event(self.keys(room)[:1], []))
+            return int(await self._written(self._start_event, self.keys(room)[:1], []))
 
     async def sweep(self, room: str, now: float, history: float) -> int:
         """Forgets checkpoints in bounded batches (each one script). Each batch also cleans the next
@@ -421,13 +566,36 @@ class RedisStore:
                 if not int(more):
                     return lapsed
 
+    async def report(self, room: str, worker: str, view: str, now: float) -> None:
+        with _unavailable_on_error():
+            await self._client.hset(self._workers(room), worker, f"{now!r} {view}")
+
+    async def reports(self, room: str, now: float, fresh: float) -> dict[str, str]:
+        with _unavailable_on_error():
+            found = await self._client.hgetall(self._workers(room))
+            kept: dict[str, str] = {}
+            stale: list[str] = []
+            for key, entry in found.items():  # strings: the client decodes responses
+                worker = str(key)
+                at, _, view = str(entry).partition(" ")
+                if now - float(at) <= fresh:
+                    kept[worker] = view
+                else:
+                    stale.append(worker)
+            if stale:
+                await self._client.hdel(self._workers(room), *stale)
+            return kept
+
+    def _workers(self, room: str) -> str:
+        return self.keys(room)[0].removesuffix("meta") + "workers"
+
     async def ping(self) -> None:
         with _unavailable_on_error():
             await self._client.ping()
 
     async def close(self) -> None:
         with _unavailable_on_error():
-            await self._client.aclose()
+            await disconnect(self._client)
 
 
 def _room_state(fields: Sequence[Any], *, passes: int) -> RoomState:
