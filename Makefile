@@ -30,7 +30,7 @@ serve: $(BIN)/.runtime ## Set up, prepare the SQLite database and serve on http:
 	$(BIN)/haven serve
 
 test: $(BIN)/.dev $(VENV)/npm/node_modules/axe-core/axe.min.js ## Set up and run the whole test suite
-	@scripts/ensure-system-deps nginx wrk chromium postgresql redis-server
+	@scripts/ensure-system-deps nginx wrk chromium postgresql redis-server redis-sentinel haproxy pgbouncer ip
 	$(BIN)/pytest
 
 lint: $(BIN)/.dev ## ruff and mypy --strict
@@ -43,7 +43,7 @@ format: $(BIN)/.dev ## Format the code with ruff
 	$(BIN)/ruff format .
 
 bench: $(BIN)/.dev ## Benchmarks; figures go to bench/results/
-	@scripts/ensure-system-deps nginx wrk postgresql redis-server
+	@scripts/ensure-system-deps nginx wrk postgresql redis-server redis-sentinel haproxy pgbouncer ip
 	$(BIN)/python -m bench
 
 i18n: $(BIN)/.dev ## Extract UI strings and update the French catalog
