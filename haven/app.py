@@ -178,7 +178,7 @@ def create_framework(site: Site, clock: Clock) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
     )
     app.state.clock = clock
-    install_error_handlers(app, ErrorPages(not_found=site.not_found, problem=site.problem))
+    install_error_handlers(app, ErrorPages(not_found=site.not_found, problem=site.problem, busy=site.busy))
     app.include_router(checker_api.router)
     app.include_router(accounts_routes.build_router())
     app.include_router(profiles_routes.build_router())
@@ -217,7 +217,7 @@ def compose(
     metrics = RequestMetrics(settings.var_dir / "metrics" if settings.workers > 1 else None)
     readiness = Readiness()
     responses = dict(responses)  # the shield publishes its state document here at every tick
-    front: ASGIApp = ProblemPage(framework, site.problem)
+    front: ASGIApp = ProblemPage(framework, site.problem, site.busy)
     turnmail: TurnMail | None = None
     if settings.shield and shield is None:
         shield = Shield(settings, site, site.busy.body, open_store(settings))
@@ -243,7 +243,8 @@ def compose(
         turnmail = TurnMail(settings, shield)  # "email me when it's my turn"
         shield.after_tick.append(turnmail.on_tick)
         extra = {
-            address: ProblemPage(page, site.problem) for address, page in turnmail_routes(turnmail).items()
+            address: ProblemPage(page, site.problem, site.busy)
+            for address, page in turnmail_routes(turnmail).items()
         }
         front = WaitingRoom(front, shield, routes={**extra, **status_pages.routes()})
         metrics.registry.register(ShieldExporter(shield))

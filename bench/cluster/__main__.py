@@ -36,12 +36,12 @@ def schedule(quick: bool) -> tuple[Crowd, list[Scheduled]]:
     """The surge and its faults. Election night played fast: the peak runs from 40/220 to 100/220
     of the surge; the faults fall in the peak, far enough apart that their windows never overlap."""
     if quick:
-        crowd = Crowd(shape=election_night(1.0, 15.0, speed=150.0), mix=MIX, think=1.5, drain=45.0)
-        return crowd, [Scheduled("app", 18, back_after=8), Scheduled("redis", 30, back_after=8),
-                       Scheduled("postgres", 44)]  # fmt: skip
-    crowd = Crowd(shape=election_night(1.0, 20.0, speed=60.0), mix=MIX, think=3.0, drain=90.0)
-    return crowd, [Scheduled("app", 45, back_after=15), Scheduled("redis", 70, back_after=20),
-                   Scheduled("postgres", 95)]  # fmt: skip
+        crowd = Crowd(shape=election_night(1.0, 20.0, speed=150.0), mix=MIX, think=1.5, drain=60.0)
+        return crowd, [Scheduled("app", 18, back_after=8), Scheduled("redis", 34, back_after=8),
+                       Scheduled("postgres", 48)]  # fmt: skip
+    crowd = Crowd(shape=election_night(1.0, 25.0, speed=60.0), mix=MIX, think=3.0, drain=90.0)
+    return crowd, [Scheduled("app", 45, back_after=15), Scheduled("redis", 75, back_after=20),
+                   Scheduled("postgres", 105)]  # fmt: skip
 
 
 async def _drained(cluster: Cluster, limit: float = 60.0) -> None:

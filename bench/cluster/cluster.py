@@ -219,9 +219,10 @@ class Cluster:
         engines.restart_postgres(self.postgres)
         self.pin()
 
-    def steer_room(self, action: str, **fields: object) -> dict[str, Any]:
-        """An operator's order to the room (``POST /admin/api/room`` on the first app host)."""
-        body = json.dumps({"action": action, **fields}).encode()
+    def steer_room(self, action: str | None, **fields: object) -> dict[str, Any]:
+        """An operator's order to the room (``POST /admin/api/room`` on the first app host), or with
+        no action its status (``GET``, what ``haven room status`` shows)."""
+        body = json.dumps({"action": action, **fields}).encode() if action is not None else None
         request = urllib.request.Request(
             f"http://{self.apps[0].address}:{APP_PORT}/admin/api/room",
             data=body,

@@ -44,14 +44,14 @@ def plot(
     for fault in figures["faults"]:
         top.annotate(
             LABELS.get(fault["kind"], fault["kind"]),
-            (fault["at_seconds"], top.get_ylim()[1]),
+            (fault["at_seconds"], top.get_ylim()[1] * 0.98),
             rotation=90,
             va="top",
             ha="right",
             fontsize=8,
             color=COLOURS.get(fault["kind"], "#000000"),
         )
-    top.legend(loc="upper left", fontsize=8)
+    top.legend(loc="upper right", fontsize=8)
     bottom.set_xlabel("seconds into the surge (shaded: each fault until it was recovered from)")
     fig.suptitle("The surge on the cluster, with its faults")
     fig.tight_layout()

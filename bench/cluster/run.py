@@ -94,6 +94,11 @@ class Watch:
                 t = time.time() - self.started
                 self.readings.append(Reading(t, name, int(state["serving"]), int(state["issued"])))
 
+    def in_line(self, at: float) -> int:
+        """People in line (issued - serving) as the last reading before ``at`` through the LB said."""
+        before = [r for r in self.readings if r.source == "lb" and r.t <= at]
+        return before[-1].issued - before[-1].serving if before else 0
+
     def went_back(self) -> dict[str, dict[str, int]]:
         """Per source: readings, how many times serving was lower than that source's last, and the
         largest such step back."""
@@ -272,10 +277,11 @@ async def surge(cluster: Cluster, crowd: Crowd, schedule: list[Scheduled], run_i
                 await task
     # The surge's clock starts a moment after ours: shift the faults onto it.
     shift = outcome.started_at - started
-    for fault in faults.done:
-        fault.at_seconds = round(fault.at_seconds - shift, 2)
     for reading in watch.readings:
         reading.t -= shift
+    for fault in faults.done:
+        fault.at_seconds = round(fault.at_seconds - shift, 2)
+        fault.detail["in_line_when_it_struck"] = watch.in_line(fault.at_seconds)
     return Surged(outcome, faults.done, watch, cpu_seconds(servers) - cpu_before)
 
 

@@ -16,10 +16,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from haven.db import dropped_connection
 from haven.web.asgi import Receive, Scope, Send
 from haven.web.pagecache import CachedResponse
 
 API_PREFIX: Final = "/api/"
+DATABASE_AWAY: Final = "The service is busy for a moment. Try again after the seconds in Retry-After."
+DATABASE_RETRY_AFTER: Final = 5
 logger = logging.getLogger("haven.errors")
 
 
@@ -60,6 +63,7 @@ class FieldErrors(DomainError):
 class ErrorPages:
     not_found: CachedResponse
     problem: CachedResponse
+    busy: CachedResponse  # the database is out of reach for a moment (restarting, failing over)
 
 
 class CachedPage(Response):
@@ -101,6 +105,14 @@ def install_error_handlers(app: FastAPI, pages: ErrorPages) -> None:
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         # Logged by the problem-page layer once the exception has passed through; here we only answer.
+        if dropped_connection(exc):  # not a fault of the request: the database is coming back
+            if request.url.path.startswith(API_PREFIX):
+                return JSONResponse(
+                    {"error": {"status": 503, "message": DATABASE_AWAY}},
+                    status_code=503,
+                    headers={"cache-control": "no-store", "retry-after": str(DATABASE_RETRY_AFTER)},
+                )
+            return CachedPage(pages.busy)
         if request.url.path.startswith(API_PREFIX):
             return JSONResponse(
                 {"error": {"status": 500, "message": "Internal error"}},

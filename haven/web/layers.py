@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
+from haven.db import dropped_connection
 from haven.web.asgi import ASGIApp, Noted, Receive, Scope, Send, name_route, target_length
 from haven.web.pagecache import CachedResponse, send_plain
 from haven.web.querypages import Miss, QueryPages
@@ -80,12 +81,14 @@ class TargetLimit:
 
 class ProblemPage:
     """Right above the application: a failure it did not answer gets the bilingual problem page
-    (500), and is logged once, here. A failure after the answer started cannot change it: it is
+    (500), or the busy page (503 with ``Retry-After``) when the database's connection failed, and
+    is logged once, here. A failure after the answer started cannot change it: it is
     only logged."""
 
-    def __init__(self, app: ASGIApp, page: CachedResponse) -> None:
+    def __init__(self, app: ASGIApp, page: CachedResponse, busy: CachedResponse | None = None) -> None:
         self.app = app
         self.page = page
+        self.busy = busy  # answered instead (503) when the failure is the database's connection
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,7 +97,13 @@ class ProblemPage:
         noted = Noted(send)
         try:
             await self.app(scope, receive, noted)
-        except Exception:
-            logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+        except Exception as error:
+            if dropped_connection(error):  # the database restarting or failing over: busy, not broken
+                logger.warning("database away on %s %s: %s", scope["method"], scope["path"], error)
+                if noted.status == 0 and self.busy is not None:
+                    await self.busy.send_as_is(scope, send)
+                    return
+            else:
+                logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if noted.status == 0:
                 await self.page.send_as_is(scope, send)

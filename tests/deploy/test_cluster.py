@@ -116,6 +116,17 @@ def test_the_load_balancer_stopped_sending_to_the_dead_host_within_its_check_int
     assert result.figures["timeouts_outside_recovery"] == 0
 
 
+def test_the_room_status_is_the_clusters(result: Result, cluster: Cluster) -> None:
+    status = cluster.steer_room(None)
+    assert status["store"] == "redis"
+    assert status["cluster"]["workers"] == 2  # each app host's worker reported at its last tick
+    assert status["cluster"]["hosts"] == 2
+    assert status["cluster"]["degraded"] == 0
+    each = status["cluster"]["each"]
+    assert status["cluster"]["admitted"] == sum(view["admitted"] for view in each) > 0
+    assert {view["worker"].rsplit("/", 1)[0] for view in each} == {f"{h.address}:8000" for h in cluster.apps}
+
+
 def test_the_sentinel_promoted_the_replica_and_every_host_followed(result: Result) -> None:
     redis = next(fault for fault in result.figures["faults"] if fault["kind"] == "redis")
     assert redis["detail"]["promoted"] != redis["detail"]["killed"]
