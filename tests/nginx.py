@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.cluster.engines import render_nginx_config
 from tests.server import free_port, stop, wait_until_up
-
-DEPLOY_CONF = Path(__file__).resolve().parent.parent / "deploy" / "nginx.conf"
 
 
 def nginx_binary() -> str:
@@ -23,45 +21,9 @@ def nginx_binary() -> str:
 
 
 def render_config(workdir: Path, site_dir: Path, port: int, upstream_port: int) -> Path:
-    """deploy/nginx.conf with its addresses pointed here, wrapped in a minimal main config."""
-    server = DEPLOY_CONF.read_text()
-    replacements = {
-        "listen 80;": f"listen 127.0.0.1:{port};",
-        "root /srv/haven/site;": f"root {site_dir};",
-        "server 127.0.0.1:8000;": f"server 127.0.0.1:{upstream_port};",
-        "/var/cache/nginx/haven": str(workdir / "cache"),
-    }
-    for old, new in replacements.items():
-        assert old in server, f"deploy/nginx.conf no longer contains {old!r}"
-        server = server.replace(old, new)
-    (workdir / "haven.conf").write_text(server)
-    # As root, nginx's workers would drop to "nobody", who cannot read a private temp folder.
-    user = "user root;" if os.geteuid() == 0 else ""
-    main = f"""
-{user}
-worker_processes 1;
-daemon off;
-pid {workdir}/nginx.pid;
-error_log {workdir}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 100000;
-    client_body_temp_path {workdir}/body;
-    proxy_temp_path {workdir}/proxy;
-    fastcgi_temp_path {workdir}/fastcgi;
-    uwsgi_temp_path {workdir}/uwsgi;
-    scgi_temp_path {workdir}/scgi;
-    include {workdir}/haven.conf;
-}}
-"""
-    path = workdir / "nginx.conf"
-    path.write_text(main)
-    return path
+    """deploy/nginx.conf with its addresses pointed here, wrapped in a minimal main config (the
+    cluster harness's, on this machine's own address)."""
+    return render_nginx_config(workdir, "127.0.0.1", site_dir, ("127.0.0.1", upstream_port), port, 4096)
 
 
 @dataclass

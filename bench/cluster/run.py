@@ -94,11 +94,6 @@ class Watch:
                 t = time.time() - self.started
                 self.readings.append(Reading(t, name, int(state["serving"]), int(state["issued"])))
 
-    def in_line(self, at: float) -> int:
-        """People in line (issued - serving) as the last reading before ``at`` through the LB said."""
-        before = [r for r in self.readings if r.source == "lb" and r.t <= at]
-        return before[-1].issued - before[-1].serving if before else 0
-
     def went_back(self) -> dict[str, dict[str, int]]:
         """Per source: readings, how many times serving was lower than that source's last, and the
         largest such step back."""
@@ -281,7 +276,6 @@ async def surge(cluster: Cluster, crowd: Crowd, schedule: list[Scheduled], run_i
         reading.t -= shift
     for fault in faults.done:
         fault.at_seconds = round(fault.at_seconds - shift, 2)
-        fault.detail["in_line_when_it_struck"] = watch.in_line(fault.at_seconds)
     return Surged(outcome, faults.done, watch, cpu_seconds(servers) - cpu_before)
 
 
@@ -319,6 +313,9 @@ def figures(surged: Surged, summary: dict[str, Any], timeout: float) -> dict[str
         else None
     )
     journeys = summary["goodput"]["journeys_completed"]
+    waiting = {int(row["t"]): int(row["waiting"]) for row in summary["series"]}
+    for fault in surged.faults:  # visitors on the waiting page in the second the fault struck
+        fault.detail["in_line_when_it_struck"] = waiting.get(int(fault.at_seconds), 0)
     return {
         "faults": [{**asdict(f), "met": f.met} for f in surged.faults],
         "acknowledged": durability.get("confirmed", 0),

@@ -15,24 +15,19 @@ processes) is removed however the test ends.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.cluster.cluster import Cluster, Layout
-from bench.cluster.hosts import Network
 from bench.cluster.run import Crowd, Scheduled, figures, surge
 from haven import settings as settings_module
 from haven.surge.command import durability
 from haven.surge.report import summarise
 from haven.surge.shapes import constant
+from tests.deploy.kit import hosts
 
 # No netem delay: the kernels CI runs on may not have it (bench.cluster uses it where there is).
 LAYOUT = Layout(
@@ -42,18 +37,10 @@ LAYOUT = Layout(
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    if sys.platform != "linux" or os.geteuid() != 0:
-        pytest.fail("the cluster tests build network namespaces: run them as root on Linux (CI does)")
-    # Not pytest's folder (0700): PostgreSQL and PgBouncer run as their own user and must reach it.
-    work = Path(tempfile.mkdtemp(prefix="haven-cluster-test-"))
-    work.chmod(0o711)
-    try:
-        with Network(LAYOUT.prefix, LAYOUT.subnet, LAYOUT.delay_ms) as network:
-            built = Cluster(network, LAYOUT, work)
-            built.start()
-            yield built
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with hosts(LAYOUT.prefix, LAYOUT.subnet) as (network, work):
+        built = Cluster(network, LAYOUT, work)
+        built.start()
+        yield built
 
 
 @dataclass

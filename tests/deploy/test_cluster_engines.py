@@ -7,9 +7,7 @@ root; each test has a network prefix and a subnet of its own."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -40,17 +38,13 @@ from bench.cluster.engines import (
     wait_for_sentinels,
 )
 from bench.cluster.hosts import Network
+from tests.deploy import kit
 
 
 @pytest.fixture
 def workspace() -> Iterator[Path]:
-    # Not pytest's tmp_path: its folders are 0700, and PostgreSQL and PgBouncer run as "postgres".
-    folder = Path(tempfile.mkdtemp(prefix="haven-cluster-"))
-    folder.chmod(0o755)
-    try:
+    with kit.workspace() as folder:
         yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def get(url: str) -> tuple[int, Message, bytes]:

@@ -9,23 +9,19 @@ one transaction to the next would be found missing, or made twice.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from bench.cluster import engines
-from bench.cluster.hosts import Network
 from haven import settings as settings_module
 from haven.db import Database, create_engine
 from tests.databases import TEST_DATA_KEY
+from tests.deploy.kit import hosts
 
 
 class Pooled:
@@ -36,20 +32,13 @@ class Pooled:
 
 @pytest.fixture(scope="module")
 def pooled() -> Iterator[Pooled]:
-    if sys.platform != "linux" or os.geteuid() != 0:
-        pytest.fail("these tests build network namespaces: run them as root on Linux (CI does)")
-    work = Path(tempfile.mkdtemp(prefix="haven-pgbouncer-test-"))
-    work.chmod(0o711)
-    try:
-        with Network("hvp", "198.18.6.0/24", delay_ms=0) as network:
-            host = network.add_host("pg")
-            postgres = engines.start_postgres(host, work / "pg")
-            engines.create_database(postgres, "haven")
-            engines.psql(postgres, "CREATE TABLE notes (id uuid PRIMARY KEY, body text NOT NULL)", "haven")
-            bouncer = engines.start_pgbouncer(host, work / "pgbouncer", postgres.address, default_pool_size=2)
-            yield Pooled(postgres, bouncer)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with hosts("hvp", "198.18.6.0/24") as (network, work):
+        host = network.add_host("pg")
+        postgres = engines.start_postgres(host, work / "pg")
+        engines.create_database(postgres, "haven")
+        engines.psql(postgres, "CREATE TABLE notes (id uuid PRIMARY KEY, body text NOT NULL)", "haven")
+        bouncer = engines.start_pgbouncer(host, work / "pgbouncer", postgres.address, default_pool_size=2)
+        yield Pooled(postgres, bouncer)
 
 
 def settings_for(pooled: Pooled, *, pgbouncer: bool) -> settings_module.Settings:

@@ -8,21 +8,16 @@ back, and the store follows the promoted replica by itself (``HAVEN_REDIS_SENTIN
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from bench.cluster import engines
-from bench.cluster.hosts import Network
 from haven.shield.store import StoreUnavailable
 from haven.shield.store.redis import RedisStore
+from tests.deploy.kit import hosts
 
 ROOM = "main"
 KEPT = 600.0
@@ -41,24 +36,16 @@ class Redises:
 
 @pytest.fixture
 def redises() -> Iterator[Redises]:
-    if sys.platform != "linux" or os.geteuid() != 0:
-        pytest.fail("these tests build network namespaces: run them as root on Linux (CI does)")
-    work = Path(tempfile.mkdtemp(prefix="haven-sentinel-test-"))
-    try:
-        with Network("hvs", "198.18.8.0/24", delay_ms=0) as network:
-            first, second, third = (network.add_host(name) for name in ("r1", "r2", "s3"))
-            primary = engines.start_redis(first, work / "r1")
-            replica = engines.start_redis(second, work / "r2", replica_of=primary.endpoint)
-            sentinels = [
-                engines.start_sentinel(
-                    host, work / f"s-{host.name}", master=primary.endpoint, down_after_ms=1000
-                )
-                for host in (first, second, third)
-            ]
-            engines.wait_for_sentinels(sentinels, replicas=1)
-            yield Redises(primary, replica, sentinels)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with hosts("hvs", "198.18.8.0/24") as (network, work):
+        first, second, third = (network.add_host(name) for name in ("r1", "r2", "s3"))
+        primary = engines.start_redis(first, work / "r1")
+        replica = engines.start_redis(second, work / "r2", replica_of=primary.endpoint)
+        sentinels = [
+            engines.start_sentinel(host, work / f"s-{host.name}", master=primary.endpoint, down_after_ms=1000)
+            for host in (first, second, third)
+        ]
+        engines.wait_for_sentinels(sentinels, replicas=1)
+        yield Redises(primary, replica, sentinels)
 
 
 async def until_answers(call: Callable[[], Awaitable[object]], limit: float = 20.0) -> float:

@@ -157,7 +157,7 @@ def haproxy_server_states(haproxy: HAProxy, backend: str = "haven") -> dict[str,
 
 def render_nginx_config(
     nginx_dir: Path,
-    host: Host,
+    address: str,
     static_dir: Path,
     upstream: tuple[str, int],
     port: int,
@@ -169,7 +169,7 @@ def render_nginx_config(
     folder for a real machine: those four are replaced here (the file itself is left as deployed)."""
     site = (DEPLOY / "nginx.conf").read_text()
     replacements = {
-        "listen 80;": f"listen {host.address}:{port};",
+        "listen 80;": f"listen {address}:{port};",
         "root /srv/haven/site;": f"root {static_dir};",
         "server 127.0.0.1:8000;": f"server {upstream[0]}:{upstream[1]};",
         "/var/cache/nginx/haven": str(nginx_dir / "cache"),
@@ -193,6 +193,7 @@ events {{ worker_connections {connections}; }}
 http {{
     include {mime_types};
     default_type application/octet-stream;
+    access_log off;
     sendfile on;
     tcp_nopush on;
     keepalive_requests 100000;
@@ -235,7 +236,9 @@ def start_nginx(
     would a CDN's. The load generator is one machine playing a crowd: it says in that header which
     visitor each request is from, so that per-client limits count visitors, not the generator."""
     folder = _folder(workdir, host)
-    config = render_nginx_config(folder, host, static_dir, upstream, port, worker_connections, real_ip_from)
+    config = render_nginx_config(
+        folder, host.address, static_dir, upstream, port, worker_connections, real_ip_from
+    )
     binary = _binary("nginx")
     check = host.run([binary, "-t", "-c", str(config)], check=False)  # -t binds: on the host
     if check.returncode != 0:

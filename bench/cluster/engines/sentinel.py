@@ -82,6 +82,19 @@ def redis_info(address: str, port: int, section: str = "replication") -> dict[st
     return dict(line.split(":", 1) for line in lines if ":" in line and not line.startswith("#"))
 
 
+def _serving(host: Host, port: int, folder: Path) -> list[str]:
+    """The lines a Redis server and a Sentinel share: where they listen, in the foreground, their
+    folder, the log on standard output."""
+    return [
+        f"bind {host.address}",
+        f"port {port}",
+        "protected-mode no",
+        "daemonize no",
+        f"dir {folder}",
+        'logfile ""',
+    ]
+
+
 def start_redis(
     host: Host, workdir: Path, port: int = 6379, replica_of: tuple[str, int] | None = None
 ) -> Redis:
@@ -91,12 +104,7 @@ def start_redis(
     would copy its emptiness."""
     folder = _folder(workdir, host)
     lines = [
-        f"bind {host.address}",
-        f"port {port}",
-        "protected-mode no",
-        "daemonize no",
-        f"dir {folder}",
-        'logfile ""',
+        *_serving(host, port, folder),
         'save ""',
         "appendonly no",
         # A replica's first sync starts at once (by default the primary waits 5 s for more replicas).
@@ -133,12 +141,7 @@ def start_sentinel(
     learns (replicas, other Sentinels, a new primary): each one gets a file of its own."""
     folder = _folder(workdir, host)
     lines = [
-        f"bind {host.address}",
-        f"port {port}",
-        "protected-mode no",
-        "daemonize no",
-        f"dir {folder}",
-        'logfile ""',
+        *_serving(host, port, folder),
         f"sentinel announce-ip {host.address}",  # the address the other Sentinels are told
         "sentinel resolve-hostnames no",
         f"sentinel monitor {master_name} {master[0]} {master[1]} {quorum}",

@@ -71,21 +71,19 @@ class FallbackStore:
         """``call`` on the shared store, or on the local one (under the room's local name) when the
         shared one is down and did not come back within the grace: a call that fails over is
         answered, not lost."""
-        while not self.degraded:
-            try:
-                answer = await call(self.shared, room)
-            except StoreUnavailable as error:
-                if not await self._came_back():
-                    self.fall_back(error)
-            else:
-                self._end_outage()
-                return answer
-        return await call(self.local, self.local_name(room))
+        found = await self._on_shared(room, call)
+        return found[0] if found else await call(self.local, self.local_name(room))
 
     async def _ticket(self, room: str, call: Callable[[Store, str], Awaitable[bool]]) -> bool:
         """As ``_call``, for a question about one ticket of ``room``: a ticket of the shared line is
         not live in the local one (its holder joins that line again), whatever the local line holds
         under the same number."""
+        found = await self._on_shared(room, call)
+        return found[0] if found else self._is_local(room) and await call(self.local, room)
+
+    async def _on_shared(self, room: str, call: Callable[[Store, str], Awaitable[T]]) -> list[T]:
+        """``[answer]`` of ``call`` on the shared store (waiting out an outage within the grace),
+        or ``[]`` once this process has fallen back to the local store."""
         while not self.degraded:
             try:
                 answer = await call(self.shared, room)
@@ -94,8 +92,8 @@ class FallbackStore:
                     self.fall_back(error)
             else:
                 self._end_outage()
-                return answer
-        return self._is_local(room) and await call(self.local, room)
+                return [answer]
+        return []
 
     async def _best_effort(self, room: str, call: Callable[[Store, str], Awaitable[None]]) -> None:
         """As ``_call`` for a write nobody waits on (a pass's expiry, a worker's report): while the
