@@ -189,6 +189,8 @@
       });
   }
 
+  var highest = -Infinity; // the highest serving number seen so far
+
   function follow(room) {
     if (room.status === "before-opening") {
       later(poll, slowly());
@@ -198,7 +200,10 @@
       ask(); // the event has opened: learn the place drawn for this visitor, once
       return;
     }
-    var ahead = number - room.serving;
+    // Each host publishes the line as its last tick read it, so two polls answered by two hosts may
+    // differ by a tick: the page never shows the counter going back.
+    highest = Math.max(highest, room.serving);
+    var ahead = number - highest;
     if (ahead <= 0 || !room.queueing) {
       ask(); // the counter has passed the number, or nobody queues any more: claim the turn
       return;

@@ -158,6 +158,35 @@ def test_the_script_works_out_the_place_and_wait_from_the_public_state(
     context.close()
 
 
+def test_a_poll_answered_by_a_host_a_tick_behind_never_moves_the_place_back(
+    browser: Browser, queueing_server: tuple[RunningServer, Path]
+) -> None:
+    server, _ = queueing_server
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    page.clock.install()
+    behind = [0, 4]  # the second poll reaches a host whose reading is four places older
+    number_box: list[int] = []
+    polls = 0
+
+    def answer(route: Route) -> None:
+        nonlocal polls
+        lag = behind[min(polls, len(behind) - 1)]
+        polls += 1
+        route.fulfill(json=crafted_state(number_box[0] - 12345 - lag), headers={"cache-control": "no-store"})
+
+    page.route("**/api/v1/waiting-room/state", answer)
+    page.goto(server.base_url + "/waiting-room")
+    number_box.append(number_on(page))
+    page.clock.run_for(3000)
+    shown = page.locator("[role=status]").first
+    expect(shown).to_have_text(ENGLISH_WAIT)
+    page.clock.run_for(70_000)  # the next poll comes within a minute
+    assert polls >= 2
+    expect(shown).to_have_text(ENGLISH_WAIT)  # 12,345 still, not 12,349
+    context.close()
+
+
 def test_when_the_counter_passes_the_number_the_page_goes_in_with_one_personal_request(
     browser: Browser, queueing_server: tuple[RunningServer, Path]
 ) -> None:
