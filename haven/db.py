@@ -178,17 +178,27 @@ class Database:
 
 
 def dropped_connection(error: BaseException) -> bool:
-    """Whether ``error`` says the connection to the database failed (rather than the work)."""
-    if isinstance(error, DBAPIError):
-        if error.connection_invalidated:
+    """Whether ``error`` says the connection to the database failed (rather than the work): a
+    connection error, or a driver error whose state, or whatever it was raised from, says so."""
+    if isinstance(error, (ConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError)):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen and len(seen) < 16:  # chains can loop
+        seen.add(id(current))
+        if isinstance(current, DBAPIError):
+            state = getattr(current.orig, "sqlstate", None) or ""
+            if current.connection_invalidated or state.startswith("08") or state in _DROPPED_SQLSTATES:
+                return True
+            if isinstance(current.orig, BaseException) and id(current.orig) not in seen:
+                current = current.orig
+                continue
+        elif isinstance(current, (OSError, asyncpg.exceptions.ConnectionDoesNotExistError)):
             return True
-        state = getattr(error.orig, "sqlstate", None) or ""
-        if state.startswith("08") or state in _DROPPED_SQLSTATES:
-            return True
-        error = error.orig if isinstance(error.orig, BaseException) else error
-        cause = error.__cause__ or error.__context__
-        return cause is not None and cause is not error and dropped_connection(cause)
-    return isinstance(error, (OSError, ConnectionError, asyncpg.exceptions.ConnectionDoesNotExistError))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 async def _retried(once: Callable[[], Awaitable[T]], safe: Callable[[], bool]) -> T:
