@@ -25,6 +25,7 @@ from bench.cluster.cluster import Cluster, Layout
 from bench.cluster.run import Crowd, Scheduled, figures, surge
 from haven import settings as settings_module
 from haven.surge.command import durability
+from haven.surge.record import kendall_tau_distance
 from haven.surge.report import summarise
 from haven.surge.shapes import constant
 from tests.deploy.kit import hosts
@@ -89,7 +90,19 @@ def test_the_line_kept_its_order_and_never_moved_back(result: Result) -> None:
     found = result.figures
     let_in = sum(1 for record in result.summary["queue_records"] if record[3] >= 0)
     assert let_in >= 20, f"only {let_in} people went through the line: too few to judge its order"
-    assert found["kendall_tau"] <= 0.01
+    # The people who arrived while the Sentinel promoted the replica were held, each on their own
+    # host, and given their numbers as their hosts resumed: among themselves, in no particular
+    # order across hosts (the cluster bench reports that as its own figure). Everyone else kept
+    # their order, and nobody who came before the failover was put behind anyone who came during it.
+    redis = next(fault for fault in found["faults"] if fault["kind"] == "redis")
+    start, end = redis["at_seconds"] - 0.5, redis["at_seconds"] + redis["recovery_seconds"] + 0.5
+    records = [r for r in result.summary["queue_records"] if r[3] >= 0 and r[2] >= 0]
+    around = [r for r in records if start <= r[0] <= end]
+    others = [r for r in records if not start <= r[0] <= end]
+    assert kendall_tau_distance([r[0] for r in others], [float(r[2]) for r in others]) <= 0.01
+    before = [r[2] for r in records if r[0] < start]
+    if around and before:
+        assert max(before) < min(r[2] for r in around)
     assert found["serving_went_back"] is False, found["serving_checks"]
     assert all(entry["readings"] > 10 for entry in found["serving_checks"].values())
 
