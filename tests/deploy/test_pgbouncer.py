@@ -113,7 +113,7 @@ async def test_without_the_setting_the_same_work_fails_through_pgbouncer(pooled:
 
 
 async def test_idempotent_writes_go_on_through_a_postgres_restart_and_are_stored_once(
-    pooled: Pooled, database: Database, caplog: pytest.LogCaptureFixture
+    pooled: Pooled, database: Database
 ) -> None:
     acknowledged: list[uuid.UUID] = []
     failed: list[BaseException] = []
@@ -131,15 +131,20 @@ async def test_idempotent_writes_go_on_through_a_postgres_restart_and_are_stored
 
     writers = [asyncio.create_task(writer()) for _ in range(4)]
     await asyncio.sleep(0.5)
-    before = len(acknowledged)
     took = await asyncio.to_thread(engines.restart_postgres, pooled.postgres)
-    await asyncio.sleep(1.0)
+    restarted = len(acknowledged)
+    for _ in range(100):  # the writes go on after the restart (within 10 s)
+        if len(acknowledged) >= restarted + 20:
+            break
+        await asyncio.sleep(0.1)
     stop.set()
     await asyncio.gather(*writers)
 
     assert took < 10
-    assert len(acknowledged) > before + 4  # the writes went on after the restart
+    assert len(acknowledged) >= restarted + 20
     assert failed == []  # every write that lost its connection was run again, within RETRY_SECONDS
-    assert any("database connection lost" in record.getMessage() for record in caplog.records)
+    # Most runs, the transactions in flight when PostgreSQL went down lost their connection and ran
+    # again (the log says "database connection lost"); in some, none was in flight at that instant.
+    # Either way no write failed: the retry itself is pinned by tests/db/test_retry.py.
     counts = await asyncio.gather(*(count(database, note) for note in acknowledged))
     assert set(counts) == {1}
