@@ -32,6 +32,7 @@ from haven.ops.health import OpsEndpoints, Readiness
 from haven.ops.metrics import Metrics, RequestMetrics
 from haven.profiles import paths as profile_paths
 from haven.profiles import routes as profiles_routes
+from haven.rounds.public import RoundsBoard
 from haven.services import Services
 from haven.shield.admission import Admission
 from haven.shield.core import Shield
@@ -72,6 +73,7 @@ class Haven:
         personal: Personal,
         framework: ASGIApp,
         shield: Shield | None,
+        board: RoundsBoard,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -84,6 +86,7 @@ class Haven:
         self.personal = personal
         self.framework = framework
         self.shield = shield
+        self.board = board
         self._services: Services | None = None  # built when the app starts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -129,6 +132,8 @@ class Haven:
     async def start(self) -> None:
         """Build the services and start the background work (the mail sweep, the room's ticks)."""
         self._services = await Services.open(self.settings, self.clock, self.personal)
+        self._services.board = self.board
+        self.board.start(self._services.rounds)
         self.readiness.engine = self._services.engine
         if isinstance(self.framework, Starlette):  # where its routes find the services
             self.framework.state.services = self._services
@@ -137,6 +142,7 @@ class Haven:
         self.metrics.start()
 
     async def stop(self) -> None:
+        await self.board.stop()
         await self.metrics.stop()
         if self.shield is not None:
             await self.shield.stop()
@@ -190,13 +196,15 @@ def create_app(settings: settings_module.Settings, *, clock: Clock | None = None
     site = build_site(settings, dynamic_links=checker_routes.links())
     framework = create_framework(site, clock)
     docs = apidocs.render_docs(site.renderer, site.base_url, framework.openapi())
+    board = RoundsBoard.of(site)  # the calculators show its cut-offs beside a score
     return compose(
         settings,
         clock,
         site,
         {**site.responses, apidocs.PATH: docs},
-        QueryPages(checker_routes.page_routes(site), clock),
+        QueryPages(checker_routes.page_routes(site, board.cutoffs), clock),
         framework,
+        board=board,
     )
 
 
@@ -209,6 +217,7 @@ def compose(
     framework: ASGIApp,
     *,
     shield: Shield | None = None,
+    board: RoundsBoard | None = None,
 ) -> Haven:
     """Stack the front on ``framework``, from the bottom up (each layer wraps the one below it).
     With ``HAVEN_SHIELD`` on, the shield is ``shield``, or one on the store ``HAVEN_REDIS_URL`` names
@@ -217,6 +226,11 @@ def compose(
     metrics = RequestMetrics(settings.var_dir / "metrics" if settings.workers > 1 else None)
     readiness = Readiness()
     responses = dict(responses)  # the shield publishes its state document here at every tick
+    # The rounds of invitations: pages made again when a round is recorded, and the query pages
+    # (which show the latest cut-offs) forgotten then.
+    board = board or RoundsBoard.of(site)
+    board.attach(responses)
+    board.on_change.append(query_pages.clear)
     front: ASGIApp = ProblemPage(framework, site.problem, site.busy)
     turnmail: TurnMail | None = None
     if settings.shield and shield is None:
@@ -265,6 +279,7 @@ def compose(
         personal=Personal(site, settings),
         framework=framework,
         shield=shield,
+        board=board,
     )
     if turnmail is not None:
         turnmail.bind(lambda: haven.services)  # the email road writes once the app has started

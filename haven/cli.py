@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     shuffle.add_argument("--seed", required=True)
     shuffle.add_argument("--size", type=int, required=True, help="Tickets in the pre-queue.")
 
+    rounds = commands.add_parser("rounds", help="Run Express Entry rounds of invitations, or list them.")
+    from haven.rounds.command import add_arguments as add_round_arguments
+
+    add_round_arguments(rounds)
+    rounds.set_defaults(handler=handle_rounds)
+
     surge = commands.add_parser(
         "surge", help="Replay a crowd (election night by default) against a running Haven."
     )
@@ -139,6 +145,13 @@ def handle_room(args: argparse.Namespace) -> int:
     from haven.shield.command import room_command
 
     return room_command(settings, args)
+
+
+def handle_rounds(args: argparse.Namespace) -> int:
+    settings = settings_module.load()
+    from haven.rounds.command import rounds_command
+
+    return rounds_command(settings, args)
 
 
 def handle_surge(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,12 +19,17 @@ from haven.accounts.service import Accounts, Passwords
 from haven.db import Database, create_engine
 from haven.mail.outbox import ConsoleMailer, FileMailer, Mailer, deliver
 from haven.profiles.service import Profiles
+from haven.rounds.service import Rounds
 from haven.settings import Settings
 from haven.web.clock import Clock
 from haven.web.personal import Personal
 
+if TYPE_CHECKING:
+    from haven.rounds.public import RoundsBoard
+
 logger = logging.getLogger("haven.services")
 MAIL_SWEEP_SECONDS: Final = 60.0  # how often queued email is retried
+POOL_SWEEP_SECONDS: Final = 600.0  # how often expired profiles leave the pool (and notices go)
 
 
 def mailer_for(settings: Settings) -> Mailer:
@@ -53,8 +58,11 @@ class Services:
         self.mailer = mailer or mailer_for(settings)
         self.accounts = Accounts(self.database, self.passwords, Letters(settings), clock)
         self.profiles = Profiles(self.database, settings)
+        self.rounds = Rounds(self.database, settings)
+        self.board: RoundsBoard | None = None  # the app's, once it starts (the latest rounds)
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweep: asyncio.Task[None] | None = None
+        self._pool_sweep: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, settings: Settings, clock: Clock, personal: Personal) -> Services:
@@ -63,6 +71,7 @@ class Services:
         opened = cls(settings, clock, personal, create_engine(settings))
         await opened.passwords.prepare()
         opened.start_mail_sweep()
+        opened.start_pool_sweep()
         return opened
 
     def deliver_mail_soon(self) -> None:
@@ -96,11 +105,28 @@ class Services:
 
         self._sweep = asyncio.get_running_loop().create_task(sweep())
 
+    def start_pool_sweep(self, every: float = POOL_SWEEP_SECONDS) -> None:
+        """Every ``every`` seconds, take expired profiles out of the pool and queue the "expires in a
+        month" emails (``haven rounds sweep`` does the same at once)."""
+
+        async def sweep() -> None:
+            while True:
+                try:
+                    _removed, notices = await self.rounds.sweep(self.clock.now())
+                    if notices:
+                        await self._deliver()
+                except Exception:
+                    logger.exception("the pool sweep failed; it runs again later")
+                await asyncio.sleep(every)
+
+        self._pool_sweep = asyncio.get_running_loop().create_task(sweep())
+
     async def stop(self) -> None:
-        if self._sweep is not None:
-            self._sweep.cancel()
-            await asyncio.gather(self._sweep, return_exceptions=True)
-            self._sweep = None
+        for task in (self._sweep, self._pool_sweep):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._sweep = self._pool_sweep = None
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.database.close()

@@ -3,6 +3,9 @@ links content pages may use to reach them (``page:crs-calculator`` and so on).""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from haven.checker import wizard
 from haven.checker.calculators import CALCULATORS, CalculatorPages
 from haven.checker.views import PageMaker
@@ -22,6 +25,8 @@ def links() -> dict[str, dict[Language, str]]:
     return found
 
 
-def page_routes(site: Site) -> dict[str, QueryRoute]:
-    maker = PageMaker(site)
+def page_routes(
+    site: Site, cutoffs: Callable[[Language], Sequence[Any]] | None = None
+) -> dict[str, QueryRoute]:
+    maker = PageMaker(site, cutoffs)
     return {**WizardPages(maker).routes(), **CalculatorPages(maker).routes()}

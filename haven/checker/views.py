@@ -3,7 +3,7 @@ macros, and the language toggle that keeps the answers."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlencode
@@ -25,8 +25,11 @@ def with_query(path: str, params: Mapping[str, str]) -> str:
 class PageMaker:
     """Renders checker pages in the site's layout, as finished, cacheable responses."""
 
-    def __init__(self, site: Site) -> None:
+    def __init__(self, site: Site, cutoffs: Callable[[Language], Sequence[Any]] | None = None) -> None:
+        """``cutoffs``: the recent rounds' cut-offs a score is shown beside, in a language (the
+        rounds board's, which forgets the rendered pages when a round is held)."""
         self.site = site
+        self.cutoffs = cutoffs or (lambda lang: ())
 
     def words(self, lang: Language) -> Words:
         return WORDS[lang]
@@ -59,6 +62,8 @@ class PageMaker:
             crumbs=list(crumbs),
             errors=list(errors),
             **self.site.chrome(lang),
+            cutoffs=self.cutoffs(lang),
+            rounds_href=self.site.library.get(lang, "rounds-of-invitations").path,
             **context,
         )
         return build(

@@ -35,7 +35,7 @@ FOOTER_KEYS: Final = ("help", "service-status", "cookies", "privacy", "accessibi
 # Content pages that are live: the site renders their words but does not finish them; another part of
 # Haven fills the live figures in and serves them (the service status page: the waiting room's state,
 # ``haven.shield.status_page``). They are in the sitemap and the footer, not in a static export.
-LIVE_KEYS: Final = ("service-status",)
+LIVE_KEYS: Final = ("service-status", "rounds-of-invitations")  # rendered by their features
 # How long a client told "busy" should wait before trying again, in seconds.
 BUSY_RETRY_AFTER: Final = 30
 

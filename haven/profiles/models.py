@@ -18,7 +18,8 @@ class Profile(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
-    # "draft", "submitted" or "invited"; "expired" is worked out from the dates, never stored.
+    # "draft", "submitted", "invited", "accepted" (an application started) or "withdrawn";
+    # "expired" is worked out from the dates, never stored.
     state: Mapped[str] = mapped_column(String(16))
     number: Mapped[str | None] = mapped_column(String(24), unique=True, default=None)
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -32,3 +33,5 @@ class Profile(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     submitted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
     invited_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
+    # When the "your profile expires in a month" email was queued (the sweep sends it once).
+    expiry_notice_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)

@@ -25,6 +25,8 @@ STATE_LABELS: Final = {
     "submitted": N_("Submitted"),
     "expired": N_("Expired"),
     "invited": N_("Invited to apply"),
+    "accepted": N_("Application started"),
+    "withdrawn": N_("Withdrawn"),
 }
 
 

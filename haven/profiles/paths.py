@@ -16,6 +16,9 @@ SLUGS: Final[dict[str, dict[Language, str]]] = {
     "confirmation": {"en": "confirmation", "fr": "confirmation"},
     "add": {"en": "add", "fr": "ajouter"},
     "remove": {"en": "remove", "fr": "retirer"},
+    "invitation": {"en": "invitation", "fr": "invitation"},
+    "withdraw": {"en": "withdraw", "fr": "retirer-profil"},
+    "application": {"en": "application", "fr": "demande"},
 }
 
 

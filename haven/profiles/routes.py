@@ -16,17 +16,19 @@ from fastapi.responses import Response
 
 from haven.accounts.models import Account
 from haven.accounts.paths import PATHS as ACCOUNT_PATHS
-from haven.profiles import scoring, work_pages
+from haven.profiles import invitation_pages, scoring, work_pages
 from haven.profiles.models import Profile
 from haven.profiles.pages import STATE_LABELS, Kit, ProfilePages, layout
 from haven.profiles.paths import BASE, SLUGS, profile_path, section_path
 from haven.profiles.sections import SECTIONS, Section, applicable, field_of, new_questions
 from haven.profiles.service import (
+    ACTIVE,
     ActiveProfileExists,
     ProfileIncomplete,
     ProfileNotEditable,
     ProfileNotFound,
     SubmissionRefused,
+    editable,
     status,
 )
 from haven.profiles.summary import answer_rows
@@ -50,7 +52,11 @@ def build_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
     for lang in LANGUAGES:
         # The work history's routes first: the generic section routes would take their paths.
-        for route_path, handler, method in (*work_pages.routes(lang), *routes(lang)):
+        for route_path, handler, method in (
+            *work_pages.routes(lang),
+            *invitation_pages.routes(lang),
+            *routes(lang),
+        ):
             router.add_api_route(route_path, handler, methods=[method])
     return router
 
@@ -91,7 +97,7 @@ async def home(kit: Kit) -> Response:
                 else kit.confirmation(profile.id),
             }
         )
-    active = any(row["state"] in ("draft", "submitted", "invited") for row in rows)
+    active = any(row["state"] in ACTIVE for row in rows)
     return kit.page(
         account,
         "profiles/home.html",
@@ -183,7 +189,8 @@ def section_page(
         profile=profile,
         intro=_(section.intro) if section.intro else None,
         action=section_path(lang, profile.id, section),
-        back=profile_path(lang, profile.id),
+        back=profile_path(lang, profile.id) if profile.state == "draft" else kit.confirmation(profile.id),
+        later=profile.state == "draft",
         toggle_form="answers",
         asked=" ".join(spec.name for spec in specs),
     )
@@ -203,6 +210,8 @@ async def section_form(kit: Kit, profile_id: str, slug: str) -> Response:
     section = section_at(kit.lang, slug, profile)
     if section is None:
         return kit.not_found(account)
+    if not editable(profile, kit.app.clock.now()):
+        return kit.redirect(kit.confirmation(profile.id))
     values = {k: v for k, v in profile.answers.get(section.key, {}).items() if isinstance(v, str)}
     if section.key == "personal":
         values["passport_number"] = kit.app.profiles.passport_number(profile) or ""
@@ -226,6 +235,11 @@ async def section_save(kit: Kit, profile_id: str, slug: str) -> Response:
     kept = {**values, **reading.answers}
     passport = kept.pop("passport_number", None)
     profiles = kit.app.profiles
+    submitted = profile.state == "submitted"
+    if submitted and reading.errors:
+        # A submitted profile keeps only complete answers: it stays in the pool as it was until the
+        # page is right (follow-up questions this page brought up are shown first, with no error).
+        return section_page(kit, account, profile, section, kept, shown, 422 if shown.errors else 200)
     try:
         fresh = await profiles.save(
             account.id,
@@ -244,6 +258,8 @@ async def section_save(kit: Kit, profile_id: str, slug: str) -> Response:
         return kit.redirect(section_path(kit.other, profile.id, section))
     if reading.errors:
         return section_page(kit, account, fresh, section, kept, shown, 422 if shown.errors else 200)
+    if submitted:
+        return kit.redirect(kit.confirmation(profile.id) + "?saved=" + section.key)
     return kit.redirect(profile_path(kit.lang, profile.id))
 
 
@@ -333,13 +349,7 @@ async def confirmation_page(kit: Kit, profile_id: str) -> Response:
     account, profile = loaded
     if profile.state == "draft":
         return kit.redirect(profile_path(kit.lang, profile.id))
-    state = status(profile, kit.app.clock.now())
-    return kit.page(
-        account,
-        "profiles/confirmation.html",
-        kit.gettext("Profile submitted"),
-        profile_path(kit.other, profile.id, SLUGS["confirmation"][kit.other]),
-        profile=profile,
-        state_label=kit.gettext(STATE_LABELS[state.state]),
-        until=state.until.date().isoformat() if state.until else "",
+    saved = next((s for s in SECTIONS if s.key == kit.request.query_params.get("saved")), None)
+    return await invitation_pages.status_page(
+        kit, account, profile, saved=kit.gettext(saved.title) if saved else None
     )

@@ -53,9 +53,24 @@ def work_years(jobs: list[Mapping[str, str]], today: dt.date, *, in_canada: bool
     return int(months // 12)
 
 
-def _levels(answers: Mapping[str, str], test: str, prefix: str) -> LanguageLevels | None:
+def levels(answers: Mapping[str, str], test: str, prefix: str) -> LanguageLevels | None:
     choice = answers.get(test, "none")
     return levels_from(choice, prefix, answers) if choice and choice != "none" else None
+
+
+def canadian_education(education: Mapping[str, str]) -> crs.CanadianEducation:
+    """The Canadian credential the CRS adds points for, from the education section."""
+    if education.get("where") != "canada" or not education.get("study"):
+        return crs.CanadianEducation.NONE
+    three_year = Education(education["level"]) in {
+        Education.BACHELOR,
+        Education.TWO_OR_MORE,
+        Education.MASTER,
+        Education.DOCTORAL,
+    }
+    if education["study"] == "3" and three_year:
+        return crs.CanadianEducation.THREE_YEAR_OR_MORE
+    return crs.CanadianEducation.ONE_OR_TWO_YEAR
 
 
 def score(answers: Mapping[str, Any], today: dt.date) -> tuple[int, str]:
@@ -63,19 +78,7 @@ def score(answers: Mapping[str, Any], today: dt.date) -> tuple[int, str]:
     personal, languages, education = answers["personal"], answers["languages"], answers["education"]
     level = Education(education["level"])
     where = education.get("where")
-    canadian = crs.CanadianEducation.NONE
-    if where == "canada" and education.get("study"):
-        three_year = level in {
-            Education.BACHELOR,
-            Education.TWO_OR_MORE,
-            Education.MASTER,
-            Education.DOCTORAL,
-        }
-        canadian = (
-            crs.CanadianEducation.THREE_YEAR_OR_MORE
-            if education["study"] == "3" and three_year
-            else crs.CanadianEducation.ONE_OR_TWO_YEAR
-        )
+    canadian = canadian_education(education)
     if where == "eca" and dt.date.fromisoformat(education["eca_date"]) + ECA_VALID_FOR < today:
         where = "expired_eca"
     recognised = level is Education.LESS_THAN_SECONDARY or where in ("canada", "eca")
@@ -87,12 +90,12 @@ def score(answers: Mapping[str, Any], today: dt.date) -> tuple[int, str]:
             accompanying=partner.get("p_accompanying") == "yes",
             canadian_citizen_or_pr=partner.get("p_canadian") == "yes",
             education=Education(partner["p_edu"]) if comes else Education.LESS_THAN_SECONDARY,
-            language=_levels(partner, "p_test", "sp") if comes else None,
+            language=levels(partner, "p_test", "sp") if comes else None,
             canadian_work_years=int(partner["p_work"]) if comes else 0,
         )
-    first = _levels(languages, "test1", "s1")
+    first = levels(languages, "test1", "s1")
     assert first is not None
-    second = _levels(languages, "test2", "s2")
+    second = levels(languages, "test2", "s2")
     jobs = answers.get("work", {}).get("jobs", [])
     profile = crs.CrsProfile(
         age=age_on(dt.date.fromisoformat(personal["dob"]), today),

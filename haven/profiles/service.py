@@ -20,15 +20,21 @@ from sqlalchemy import Connection, Row, Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from haven.accounts.models import Account
 from haven.db import Database
 from haven.profiles import scoring
 from haven.profiles.models import Profile
+from haven.rounds import entries
 from haven.settings import Settings
+from haven.web.clock import OTTAWA
 from haven.web.errors import DomainError
 from haven.web.security import Sealer
 
 DRAFT_LIFETIME: Final = dt.timedelta(days=60)  # reference §F.3
-POOL_LIFETIME: Final = dt.timedelta(days=365)
+POOL_LIFETIME: Final = entries.POOL_LIFETIME
+INVITATION_LIFETIME: Final = dt.timedelta(days=60)
+# The states in which a profile is someone's one profile: a new one cannot be started beside it.
+ACTIVE: Final = ("draft", "submitted", "invited", "accepted")
 NUMBER_ALPHABET: Final = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
 NUMBER_TRIES: Final = 5  # 31^12 numbers: a second try is already a one-in-10^15 event
 
@@ -41,6 +47,7 @@ _OWNED: Final = select(_TABLE).where(
 _OWNED_LOCKED: Final = _OWNED.with_for_update()  # PostgreSQL; SQLite's BEGIN IMMEDIATE locks already
 _ALL: Final = select(_TABLE).order_by(_TABLE.c.created_at.desc())
 _DRAFT: Final = (_TABLE.c.id == bindparam("profile_id")) & (_TABLE.c.state == "draft")
+_IN_STATE: Final = (_TABLE.c.id == bindparam("profile_id")) & (_TABLE.c.state == bindparam("b_state"))
 
 
 class ProfileNotFound(DomainError):
@@ -51,7 +58,7 @@ class ProfileNotFound(DomainError):
 
 
 class ProfileNotEditable(DomainError):
-    """This profile is submitted: it can no longer be changed here."""
+    """This profile can no longer be changed here (invited, withdrawn or expired)."""
 
     status = 409
     code = "profile_not_editable"
@@ -96,8 +103,8 @@ def new_number() -> str:
 
 @dataclass(frozen=True)
 class Status:
-    state: str  # draft, submitted, expired, invited
-    until: dt.datetime | None  # when a draft or a submitted profile expires
+    state: str  # draft, submitted, expired, invited, accepted, withdrawn
+    until: dt.datetime | None  # when a draft, a submitted profile or an invitation expires
 
 
 def status(profile: Profile, now: dt.datetime) -> Status:
@@ -108,7 +115,16 @@ def status(profile: Profile, now: dt.datetime) -> Status:
         assert profile.submitted_at is not None
         until = profile.submitted_at + POOL_LIFETIME
         return Status("expired" if now >= until else "submitted", until)
+    if profile.state == "invited":
+        assert profile.invited_at is not None
+        until = profile.invited_at + INVITATION_LIFETIME
+        return Status("expired" if now >= until else "invited", until)
     return Status(profile.state, None)
+
+
+def editable(profile: Profile, now: dt.datetime) -> bool:
+    """A draft, or a submitted profile in the pool: its answers can still be changed."""
+    return status(profile, now).state in ("draft", "submitted")
 
 
 class Profiles:
@@ -125,8 +141,11 @@ class Profiles:
                 )
                 if existing is not None:
                     return existing
+                # The account's row is locked first (PostgreSQL), so two "start" forms sent at
+                # once with different keys cannot both find no active profile.
+                await session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
                 for profile in await self._all(session, account_id):
-                    if status(profile, now).state in ("draft", "submitted", "invited"):
+                    if status(profile, now).state in ACTIVE:
                         raise ActiveProfileExists
                 profile = Profile(
                     id=uuid.uuid4(),
@@ -182,22 +201,41 @@ class Profiles:
         passport_number: str | None = None,
     ) -> Profile:
         """Keep a section's answers as typed, and whether they are complete. The passport number
-        is kept apart, encrypted."""
+        is kept apart, encrypted.
+
+        A submitted profile can be changed too (reference §F.3): it keeps its submission time, and
+        its place in the pool is worked out again in the same transaction. Its work history counts
+        as complete at every change (each job is checked as it is saved). Should a change call for
+        a section not answered yet (a partner, after a change of marital status), the profile
+        leaves the pool until that section is complete."""
         sealed = self.sealer.seal(passport_number) if passport_number else None
 
         def work(connection: Connection) -> Profile:
             row = _owned(connection, account_id, profile_id, lock=True)
-            if row.state != "draft":
+            if not editable(_profile(row), now):
                 raise ProfileNotEditable
+            submitted = row.state == "submitted"
             data = dict(row.answers)
             data[section] = answers
             done = set(data.get("_complete", []))
-            (done.add if complete else done.discard)(section)
+            (done.add if complete or (submitted and section == "work") else done.discard)(section)
             data["_complete"] = sorted(done)
             values: dict[str, Any] = {"answers": data, "updated_at": now}
             if passport_number is not None:
                 values["passport_number"] = sealed
-            connection.execute(update(_TABLE).where(_DRAFT).values(values), {"profile_id": profile_id})
+            if submitted:
+                day = now.astimezone(OTTAWA).date()
+                if scoring.missing_sections(data):
+                    entries.remove(connection, profile_id)
+                else:
+                    facts = entries.put(
+                        connection, profile_id, account_id, row.number, row.submitted_at, data, day
+                    )
+                    values.update(crs_score=facts.score, rules_version=facts.rules_version)
+            connection.execute(
+                update(_TABLE).where(_IN_STATE).values(values),
+                {"profile_id": profile_id, "b_state": row.state},
+            )
             return _profile(row, **values)
 
         # Run again after a dropped connection, it writes the same answers again.
@@ -237,16 +275,19 @@ class Profiles:
             crs_score, rules_version = scoring.score(row.answers, today)
             if status(_profile(row), now).state == "expired":
                 raise ProfileNotEditable
+            number = new_number()
             values = {
                 "state": "submitted",
                 "submit_key": submit_key,
                 "submitted_at": now,
                 "crs_score": crs_score,
                 "rules_version": rules_version,
-                "number": new_number(),
+                "number": number,
                 "updated_at": now,
             }
             connection.execute(update(_TABLE).where(_DRAFT).values(values), {"profile_id": profile_id})
+            # Into the pool, in the same transaction: a submitted profile is always in it.
+            entries.put(connection, profile_id, account_id, number, now, row.answers, today)
             return _profile(row, **values)
 
         for attempt in range(NUMBER_TRIES):
@@ -257,6 +298,26 @@ class Profiles:
                 if attempt == NUMBER_TRIES - 1:
                     raise
         raise AssertionError("unreachable")
+
+    async def withdraw(self, account_id: uuid.UUID, profile_id: uuid.UUID, *, now: dt.datetime) -> Profile:
+        """Take a submitted profile out of the pool for good (reference §F.3): a new one can then be
+        started, and it will have a submission time of its own. Withdrawing again changes nothing."""
+
+        def work(connection: Connection) -> Profile:
+            row = _owned(connection, account_id, profile_id, lock=True)
+            if row.state == "withdrawn":
+                return _profile(row)
+            if status(_profile(row), now).state != "submitted":
+                raise ProfileNotEditable
+            values = {"state": "withdrawn", "updated_at": now}
+            connection.execute(
+                update(_TABLE).where(_IN_STATE).values(values),
+                {"profile_id": profile_id, "b_state": row.state},
+            )
+            entries.remove(connection, profile_id)
+            return _profile(row, **values)
+
+        return await self.database.write(work, idempotent=True)
 
 
 def _owned(

@@ -15,9 +15,7 @@ from haven.profiles.models import Profile
 from haven.profiles.sections import Section, applicable, teer
 from haven.rules.common import ABILITIES
 from haven.web.forms import Field, Kind, Translate
-from haven.web.i18n import N_, Language, translations
-
-LOCALES = {"en": "en_CA", "fr": "fr_CA"}
+from haven.web.i18n import LOCALES, N_, Language, long_date, translations
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class Group:
 def _date(value: str, lang: Language) -> str:
     if len(value) == 7:  # a month
         return format_date(dt.date.fromisoformat(value + "-01"), "MMMM y", locale=LOCALES[lang])
-    return format_date(dt.date.fromisoformat(value), "long", locale=LOCALES[lang])
+    return long_date(dt.date.fromisoformat(value), lang)
 
 
 def _answer(spec: Field, answers: Mapping[str, Any], lang: Language) -> str:

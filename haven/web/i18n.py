@@ -6,12 +6,14 @@ catalog is compiled in memory at start-up, so no binary ``.mo`` file is ever com
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import gettext
 import io
 from pathlib import Path
 from typing import Final, Literal
 
+from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -21,6 +23,7 @@ Language = Literal["en", "fr"]
 LANGUAGES: Final[tuple[Language, ...]] = ("en", "fr")
 OTHER: Final[dict[Language, Language]] = {"en": "fr", "fr": "en"}
 NAMES: Final[dict[Language, str]] = {"en": "English", "fr": "Français"}
+LOCALES: Final[dict[Language, str]] = {"en": "en_CA", "fr": "fr_CA"}  # for dates and numbers
 
 LOCALES_DIR: Final = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN: Final = "messages"
@@ -29,6 +32,11 @@ DOMAIN: Final = "messages"
 def N_(message: str) -> str:
     """Marks a msgid for extraction (``make i18n``) where it is defined; it is translated where shown."""
     return message
+
+
+def long_date(day: dt.date, lang: Language) -> str:
+    """A date written the one way each language writes it here: December 3, 2026; 3 décembre 2026."""
+    return format_date(day, "long", locale=LOCALES[lang])
 
 
 def catalog_path(lang: Language) -> Path:

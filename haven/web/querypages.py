@@ -67,6 +67,10 @@ class QueryPages:
         self.hits = 0
         self.misses = 0
 
+    def clear(self) -> None:
+        """Forget every rendered page (what they show has changed: a new round's cut-off)."""
+        self._cache.clear()
+
     def get(self, path: str) -> QueryRoute | None:
         return self.routes.get(path)
 

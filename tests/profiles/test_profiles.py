@@ -15,6 +15,7 @@ from haven.app import create_app
 from haven.profiles.models import Profile
 from haven.rules import crs
 from haven.rules.common import ABILITIES, Education, Language, LanguageLevels
+from haven.rules.rounds import spec as rounds_spec
 from haven.surge.persona import ANSWERS, BASE, JOB, PASSPORT, SECTIONS
 from haven.web.clock import FixedClock
 from tests.profiles.filling import fill_profile, start_profile, unconfirmed_applicant
@@ -88,7 +89,8 @@ async def test_a_profile_is_filled_checked_and_submitted_once(site: Visitor) -> 
     assert confirmation.headers["cache-control"] == "private, no-store"
     number = confirmation.text.split('class="reference">')[1].split("<")[0]
     assert number.startswith("HV-")
-    assert f"CRS score when submitted: <strong>{SCORE_ON_DAY}</strong>" in confirmation.text
+    assert "Your profile is in the pool" in confirmation.text
+    assert f'<dd class="summary-list__value">{SCORE_ON_DAY} <span' in confirmation.text
     home = await site.get("/en/account")
     assert number in home.text
     assert "Submitted" in home.text
@@ -119,12 +121,42 @@ async def test_a_double_submission_keeps_one_record_and_one_number(site: Visitor
     assert await count_profiles(site) == 1
 
 
-async def test_a_submitted_profile_cannot_be_changed_from_an_old_tab(site: Visitor) -> None:
+async def test_a_submitted_profile_can_be_changed_and_keeps_its_submission_time(site: Visitor) -> None:
     await site.sign_up_and_in("bob@example.org")
     task_list = await start_profile(site)
     await fill_profile(site, task_list)
     _key, confirmation = await submit(site, task_list)
+    before = await one_profile(site)
+    contact = await site.submit(
+        f"{task_list}/contact-details", {**ANSWERS["contact"], "city": "Abuja", "action": "continue"}
+    )
+    assert contact.status_code == 303
+    assert contact.headers["location"] == confirmation + "?saved=contact"
+    saved = await site.get(contact.headers["location"])
+    assert "Your changes to “Contact details” are saved" in saved.text
+    job = await site.submit(f"{task_list}/work-history/0", {**JOB, "title": "Lead developer"})
+    assert job.status_code == 303
+    # A change with a mistake is not kept: the profile stays in the pool as it was.
+    wrong = await site.submit(
+        f"{task_list}/contact-details", {**ANSWERS["contact"], "city": "", "action": "continue"}
+    )
+    assert wrong.status_code == 422
+    after = await one_profile(site)
+    assert after.answers["contact"]["city"] == "Abuja"
+    assert after.answers["work"]["jobs"][0]["title"] == "Lead developer"
+    assert (after.submitted_at, after.number) == (before.submitted_at, before.number)
+    assert "work" in after.answers["_complete"]
+
+
+async def test_an_invited_profile_cannot_be_changed_from_an_old_tab(site: Visitor) -> None:
+    await site.sign_up_and_in("bea@example.org")
+    task_list = await start_profile(site)
+    await fill_profile(site, task_list)
+    _key, confirmation = await submit(site, task_list)
     csrf = hidden((await site.get("/en/account")).text, "csrf")
+    at = dt.datetime.combine(DAY, dt.time(23), dt.UTC)
+    rounds = site.app.services.rounds
+    await rounds.draw(rounds_spec(1, at, DAY), "round-1", now=at)
     for path, fields in (
         (f"{task_list}/contact-details", {**ANSWERS["contact"], "city": "Elsewhere", "action": "continue"}),
         (f"{task_list}/work-history", {"action": "continue"}),
@@ -134,14 +166,18 @@ async def test_a_submitted_profile_cannot_be_changed_from_an_old_tab(site: Visit
         response = await site.client.post(path, data={"csrf": csrf, **fields})
         assert response.status_code == 303, (path, response.status_code)
         assert response.headers["location"] == confirmation, path
-    check = await site.get(confirmation)
-    assert check.status_code == 200
-    database = site.app.services.database
-    async with database.transaction() as session:
-        profile = await session.scalar(select(Profile))
-        assert profile is not None
+    page = await site.get(confirmation)
+    assert "You are invited to apply for permanent residence" in page.text
+    profile = await one_profile(site)
     assert profile.answers["contact"]["city"] == "Lagos"
     assert profile.answers["work"]["jobs"][0]["title"] == "Software developer"
+
+
+async def one_profile(site: Visitor) -> Profile:
+    async with site.app.services.database.transaction() as session:
+        profile: Profile | None = await session.scalar(select(Profile))
+        assert profile is not None
+        return profile
 
 
 async def test_starting_twice_with_one_form_makes_one_draft(site: Visitor) -> None:
