@@ -22,7 +22,7 @@ from haven.profiles.paths import BASE, SLUGS, profile_path, section_path
 from haven.profiles.sections import applicable, has_partner
 from haven.profiles.service import ProfileNotEditable, status
 from haven.rounds import pool
-from haven.rounds.public import kind_label
+from haven.rounds.public import kind_label, tie_break_text
 from haven.rounds.service import InvitationNotOpen, InvitationView, RoundRecord
 from haven.rules.rounds import RoundProgram
 from haven.web.clock import OTTAWA
@@ -57,6 +57,7 @@ def _round_view(kit: ProfilePages, record: RoundRecord) -> dict[str, Any]:
         "kind": kind_label(record, kit.lang, kit.gettext),
         "cutoff": record.cutoff,
         "invited": record.invited,
+        "tie_break": tie_break_text(record.tie_break, kit.lang),
     }
 
 
@@ -69,8 +70,11 @@ def _invitation_view(kit: ProfilePages, invitation: InvitationView) -> dict[str,
     }
 
 
-async def status_page(kit: ProfilePages, account: Account, profile: Profile, **extra: Any) -> Response:
-    """The page of a submitted profile, whatever became of it since."""
+async def status_page(
+    kit: ProfilePages, account: Account, profile: Profile, *, saved: str | None = None, **extra: Any
+) -> Response:
+    """The page of a submitted profile, whatever became of it since; ``saved``: the section whose
+    change was just saved."""
     _, lang, now = kit.gettext, kit.lang, kit.app.clock.now()
     state = status(profile, now)
     invitation = await kit.app.rounds.invitation(account.id, profile.id, now)
@@ -114,6 +118,7 @@ async def status_page(kit: ProfilePages, account: Account, profile: Profile, **e
         withdraw_href=profile_path(lang, profile.id, SLUGS["withdraw"][lang]),
         application_href=profile_path(lang, profile.id, SLUGS["application"][lang]),
         rounds_href=board.paths[lang] if board else "",
+        saved=saved,
         **extra,
     )
 
@@ -303,11 +308,12 @@ async def _application(kit: ProfilePages, profile_id: str) -> tuple[Account, Pro
     return account, profile, application
 
 
-def _application_page(
+async def _application_page(
     kit: ProfilePages, account: Account, profile: Profile, application: Any, *, saved: bool = False
 ) -> Response:
     _, lang = kit.gettext, kit.lang
     ready = application.ready or {}
+    invitation = await kit.app.rounds.invitation(account.id, profile.id, kit.app.clock.now())
     documents = [
         {"key": item.key, "title": _(item.title), "hint": _(item.hint), "ready": bool(ready.get(item.key))}
         for item in checklist(profile, kit.app.clock.today())
@@ -323,6 +329,7 @@ def _application_page(
         action=profile_path(lang, profile.id, SLUGS["application"][lang]),
         back=kit.confirmation(profile.id),
         saved=saved,
+        deadline=_when(invitation.deadline, lang, with_time=True) if invitation else None,
     )
 
 
@@ -330,7 +337,7 @@ async def application_page(kit: Kit, profile_id: str) -> Response:
     found = await _application(kit, profile_id)
     if isinstance(found, Response):
         return found
-    return _application_page(kit, *found)
+    return await _application_page(kit, *found)
 
 
 async def application_save(kit: Kit, profile_id: str) -> Response:
@@ -345,4 +352,4 @@ async def application_save(kit: Kit, profile_id: str) -> Response:
     ready = {key: True for key in sorted(keys) if form.get(f"ready-{key}") == "yes"}
     await kit.app.rounds.mark_ready(account.id, profile.id, ready, kit.app.clock.now())
     fresh = await kit.app.rounds.application(account.id, profile.id)
-    return _application_page(kit, account, profile, fresh, saved=True)
+    return await _application_page(kit, account, profile, fresh, saved=True)

@@ -231,7 +231,7 @@ class Profiles:
                     facts = entries.put(
                         connection, profile_id, account_id, row.number, row.submitted_at, data, day
                     )
-                    values.update(crs_score=facts.score, rules_version=facts.rules_version)
+                    values.update(crs_score=facts.score, rules_version=facts.crs_version)
             connection.execute(
                 update(_TABLE).where(_IN_STATE).values(values),
                 {"profile_id": profile_id, "b_state": row.state},

@@ -21,6 +21,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from haven.rules.common import RulesError
 from haven.rules.rounds import RoundError
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def rounds_command(settings: Settings, args: argparse.Namespace) -> int:
 
     try:
         return asyncio.run(_run(settings, args))
-    except RoundError as error:
+    except (RoundError, RulesError) as error:  # a date before Haven's rules, say
         print(f"haven rounds: {error.message}", file=sys.stderr)
         return 2
     except RoundConflict:

@@ -9,13 +9,15 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Final, cast
 
-from sqlalchemy import Connection, Table, delete, insert
+from sqlalchemy import Connection, Table, delete, insert, update
 
+from haven.profiles.models import Profile
 from haven.rounds import pool
 from haven.rounds.models import PoolCategory, PoolEntry
 
 ENTRIES: Final = cast(Table, PoolEntry.__table__)
 CATEGORIES: Final = cast(Table, PoolCategory.__table__)
+PROFILES: Final = cast(Table, Profile.__table__)
 POOL_LIFETIME: Final = dt.timedelta(days=365)  # reference §F.3
 
 
@@ -69,7 +71,8 @@ def put(
     answers: Mapping[str, Any],
     day: dt.date,
 ) -> pool.Facts:
-    """Put (or put again) this submitted profile in the pool, with its facts on ``day``."""
+    """Put (or put again) this submitted profile in the pool, with its facts on ``day``; the profile
+    shows the score it is ranked on."""
     facts = pool.facts(answers, day)
     entry, categories = row(
         profile_id, account_id, number, submitted_at, facts, day, pool.valid_until(answers, day, facts)
@@ -78,6 +81,11 @@ def put(
     connection.execute(insert(ENTRIES), [entry])
     if categories:
         connection.execute(insert(CATEGORIES), categories)
+    connection.execute(
+        update(PROFILES)
+        .where(PROFILES.c.id == profile_id)
+        .values(crs_score=facts.score, rules_version=facts.crs_version)
+    )
     return facts
 
 

@@ -44,6 +44,11 @@ class Facts:
     def eligible(self) -> bool:
         return bool(self.programs - {RoundProgram.PNP})
 
+    @property
+    def crs_version(self) -> str:
+        """The CRS rules' part of the version (the profile shows its score with it)."""
+        return self.rules_version.split("+", 1)[0]
+
 
 def _month_start(value: str) -> dt.date:
     return dt.date.fromisoformat(f"{value}-01")

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from haven.content.site import Site
 from haven.rounds.service import RoundRecord, Rounds, round_day, utc_text
-from haven.rules.categories import CATEGORIES
+from haven.rules.categories import table_on
 from haven.web.i18n import LANGUAGES, N_, Language, long_date
 from haven.web.pagecache import HTML, CachedResponse, build
 from haven.web.templates import Renderer
@@ -43,7 +43,8 @@ KIND_LABELS: Final = {
 
 def kind_label(record: RoundRecord, lang: Language, gettext: Callable[[str], str]) -> str:
     if record.category is not None:
-        category = CATEGORIES.on(round_day(record.at)).table.get(record.category)
+        dated = table_on(round_day(record.at))
+        category = dated.table.get(record.category) if dated is not None else None
         return category.title(lang) if category is not None else record.category
     return gettext(KIND_LABELS[record.key])
 
@@ -112,7 +113,7 @@ class RoundsBoard:
                 "invited": record.invited,
                 "cutoff": record.cutoff,
                 "tie_break": utc_text(record.tie_break),
-                "tie_break_text": _tie_break_text(record.tie_break, lang),
+                "tie_break_text": tie_break_text(record.tie_break, lang),
             }
             for record in self.records
         ]
@@ -168,7 +169,7 @@ class RoundsBoard:
             self._task = None
 
 
-def _tie_break_text(moment: dt.datetime | None, lang: Language) -> str:
+def tie_break_text(moment: dt.datetime | None, lang: Language) -> str:
     if moment is None:
         return "–"
     utc = moment.astimezone(dt.UTC)

@@ -56,7 +56,8 @@ def round_day(at: dt.datetime) -> dt.date:
 
 
 def rules_version(day: dt.date) -> str:
-    return f"{crs.CRS.on(day).version}+{categories.CATEGORIES.on(day).version}"
+    dated = categories.table_on(day)
+    return f"{crs.CRS.on(day).version}+{dated.version if dated else categories.NONE_YET}"
 
 
 def default_id(round_spec: RoundSpec) -> str:
@@ -163,8 +164,9 @@ def _record(row: Row[Any]) -> RoundRecord:
     )
 
 
-def ranking(round_spec: RoundSpec) -> Any:
-    """The round's pool in rank order, at most its size, with each person's address and language."""
+def ranking(round_spec: RoundSpec, *, lock: bool = True) -> Any:
+    """The round's pool in rank order, at most its size, with each person's address and language;
+    ``lock``: the entries locked for the round's transaction (PostgreSQL)."""
     at = round_spec.at
     if round_spec.kind is Kind.CATEGORY:
         query = (
@@ -205,7 +207,8 @@ def ranking(round_spec: RoundSpec) -> Any:
         if round_spec.kind is Kind.PROGRAM:
             assert round_spec.program is not None
             query = query.where(E.c[round_spec.program.value])
-    return query.limit(round_spec.size).with_for_update(of=E)
+    query = query.limit(round_spec.size)
+    return query.with_for_update(of=E) if lock else query
 
 
 def _stale(connection: Connection, day: dt.date, limit: int) -> list[Row[Any]]:
@@ -332,14 +335,15 @@ class Rounds:
                 tie_break=last.submitted_at if last else None,
             )
 
-        def choose(connection: Connection) -> tuple[Chosen, ...]:
-            return tuple(Chosen(**row._asdict()) for row in connection.execute(ranking(round_spec)))
+        def choose(connection: Connection, lock: bool = True) -> tuple[Chosen, ...]:
+            rows = connection.execute(ranking(round_spec, lock=lock))
+            return tuple(Chosen(**row._asdict()) for row in rows)
 
         if dry_run:
             existing = await self.database.read(lambda connection: self._existing(connection, wanted))
             if existing is not None:
                 return DrawResult(existing, True, (), refreshed, True)
-            chosen = await self.database.read(choose)
+            chosen = await self.database.read(lambda connection: choose(connection, lock=False))
             return DrawResult(record(chosen), False, chosen, refreshed, True)
 
         def work(connection: Connection) -> DrawResult:

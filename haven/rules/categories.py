@@ -110,6 +110,12 @@ def load(path: Path = DATA) -> History[CategoryTable]:
 
 
 CATEGORIES: Final = load()
+NONE_YET: Final = "categories-none"  # the version before category-based selection began
+
+
+def table_on(day: dt.date) -> Dated[CategoryTable] | None:
+    """The categories in force on ``day``; None before the first (31 May 2023)."""
+    return CATEGORIES.on(day) if day >= CATEGORIES.versions[0].effective else None
 
 
 def _month(day: dt.date) -> int:
@@ -190,7 +196,9 @@ def met(
     jobs: Sequence[Job], languages: Sequence[LanguageLevels | None], as_of: dt.date
 ) -> tuple[frozenset[str], str]:
     """The keys of every category in force on ``as_of`` that the person meets, and the table's version."""
-    dated = CATEGORIES.on(as_of)
+    dated = table_on(as_of)
+    if dated is None:
+        return frozenset(), NONE_YET
     table = dated.table
     found = frozenset(
         category.key for category in table.categories if meets(category, table, jobs, languages, as_of)

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from haven.rules.categories import CATEGORIES
+from haven.rules import crs, fsw
+from haven.rules.categories import table_on
 
 
 class Kind(StrEnum):
@@ -44,6 +45,8 @@ class RoundProgram(StrEnum):
 # Eligibility flags a pool entry carries (PNP: has a provincial nomination through Express Entry).
 ROUND_PROGRAMS: Final = tuple(RoundProgram)
 INVITATION_DAYS: Final = 60  # to apply for permanent residence (§F.3)
+# The first day every table a round needs is known (the CRS and the settlement funds figures).
+RULES_FROM: Final = max(crs.CRS.versions[0].effective, fsw.FUNDS.versions[0].effective)
 
 
 class RoundError(ValueError):
@@ -76,6 +79,8 @@ def spec(
         raise RoundError("size", "A round invites at least 1 person.")
     if at.tzinfo is None:
         raise RoundError("at", "Give the round's date and time with its time zone, e.g. 2026-12-03T14:00Z.")
+    if day < RULES_FROM:
+        raise RoundError("at", f"Haven's rules begin on {RULES_FROM}: a round cannot be held before then.")
     if program is not None and category is not None:
         raise RoundError("category", "A round is for one program or one category, not both.")
     if program is not None:
@@ -85,9 +90,11 @@ def spec(
             raise RoundError("program", "The program is one of cec, fsw, fst or pnp.") from None
         return RoundSpec(Kind.PROGRAM, size, at, program=chosen)
     if category is not None:
-        table = CATEGORIES.on(day).table
-        if table.get(category) is None:
-            known = ", ".join(table.keys)
+        dated = table_on(day)
+        if dated is None:
+            raise RoundError("category", f"There were no category-based rounds on {day}.")
+        if dated.table.get(category) is None:
+            known = ", ".join(dated.table.keys)
             raise RoundError("category", f"No category {category!r} on {day}: the categories are {known}.")
         return RoundSpec(Kind.CATEGORY, size, at, category=category)
     return RoundSpec(Kind.GENERAL, size, at)

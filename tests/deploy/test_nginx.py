@@ -107,7 +107,13 @@ def test_with_haven_down_pages_stay_up_and_the_rest_gets_the_busy_page(
 # The live documents: one copy a second, whoever asks ----------------------------------------------
 
 STATE = "/api/v1/waiting-room/state"
-STATUS_PAGES = ("/en/service-status", "/fr/etat-service")
+# The live pages Haven renders itself: the service status and the rounds of invitations.
+STATUS_PAGES = (
+    "/en/service-status",
+    "/fr/etat-service",
+    "/en/immigrate/express-entry/rounds-of-invitations",
+    "/fr/immigrer/entree-express/rondes-invitations",
+)
 POLLS = 1000
 CONNECTIONS = 50
 

@@ -29,6 +29,19 @@ from tests.visitor import started
 DAY = dt.date(2026, 11, 27)
 T0 = dt.datetime(2026, 11, 27, 14, 0, 5, tzinfo=dt.UTC)
 AT = dt.datetime(2026, 11, 28, 15, 0, tzinfo=dt.UTC)  # the rounds' time, unless a test says otherwise
+BEFORE = dt.datetime(2026, 2, 10, 15, tzinfo=dt.UTC)
+AFTER = dt.datetime(2026, 2, 20, 15, tzinfo=dt.UTC)
+JOB_ANSWERS = {
+    "title": "Software developer",
+    "noc": "21232",
+    "employer": "Andela",
+    "in_canada": "no",
+    "country": "Nigeria",
+    "start": "2021-01",
+    "current": "yes",
+    "hours": "40",
+    "paid": "yes",
+}
 
 
 @pytest.fixture
@@ -276,6 +289,39 @@ async def test_scores_that_changed_since_they_were_stored_are_worked_out_again(s
     assert result.refreshed == 1
     assert [(p.profile_id, p.score) for p in result.chosen] == [(person.id, 424)]
     assert result.round.cutoff == 424
+    # Her profile shows the score she was ranked on.
+    assert (await services.profiles.get(person.account_id, person.id)).crs_score == 424
+
+
+async def test_a_round_runs_under_the_rules_of_its_own_date(services: Services) -> None:
+    # A nurse (31301) since June 2025, after four years as a developer (FSW's continuous year).
+    nurse = await applicant(
+        services,
+        "nurse@example.org",
+        dt.datetime(2026, 1, 15, 12, tzinfo=dt.UTC),
+        work={
+            "jobs": [
+                {**JOB_ANSWERS, "end": "2025-05", "current": "no"},
+                {**JOB_ANSWERS, "title": "Nurse", "noc": "31301", "start": "2025-06"},
+            ]
+        },
+    )
+    # On 2026-02-10 the 2025 rules ask 6 months in a row in a listed occupation: she has 9.
+    before = await services.rounds.draw(
+        spec(10, BEFORE, round_day(BEFORE), category="healthcare_social"), "b", now=BEFORE, dry_run=True
+    )
+    assert [p.profile_id for p in before.chosen] == [nurse.id]
+    assert before.round.rules_version == "crs-2025-03-25+categories-2025-12-08"
+    # From 2026-02-18 they ask 12 months: her stored facts end that day, and she is out.
+    after = await services.rounds.draw(
+        spec(10, AFTER, round_day(AFTER), category="healthcare_social"), "a", now=AFTER, dry_run=True
+    )
+    assert after.refreshed == 1
+    assert after.chosen == ()
+    assert after.round.rules_version == "crs-2025-03-25+categories-2026-02-18"
+    # A round dated before the profile was submitted leaves it out.
+    early = dt.datetime(2026, 1, 10, tzinfo=dt.UTC)
+    assert (await draw(services, 1, "too-early", early)).chosen == ()
 
 
 def _entries(connection: Connection) -> list[Entry]:

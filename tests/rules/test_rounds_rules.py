@@ -149,15 +149,23 @@ def test_a_round_names_one_program_or_one_category_of_its_day() -> None:
     for size, options, field in (
         (0, {}, "size"),
         (10, {"program": "pgwp"}, "program"),
-        (10, {"category": "education"}, "category"),  # on a 2023 day: no such category yet
+        (10, {"category": "agriculture"}, "category"),  # retired on 2026-02-18
         (10, {"program": "cec", "category": "french"}, "category"),
     ):
         with pytest.raises(RoundError) as refused:
-            spec(size, AT, D2023, **options)
+            spec(size, AT, D2026, **options)
         assert refused.value.field == field
     with pytest.raises(RoundError) as naive:
         spec(10, AT.replace(tzinfo=None), D2026)
     assert naive.value.field == "at"
+    # Before category-based selection began, nobody meets a category.
+    early = dt.date(2023, 1, 10)
+    assert met([job("21232", "2022-01", None)], [ENGLISH_9], early) == (frozenset(), "categories-none")
+    # Haven has settlement funds figures from 2025-07-07 only: no round before then.
+    with pytest.raises(RoundError) as too_early:
+        spec(10, AT, dt.date(2025, 7, 6))
+    assert too_early.value.field == "at"
+    assert spec(10, AT, dt.date(2025, 7, 7)).kind is Kind.GENERAL
 
 
 # Ranking, cut-off and tie-breaking ---------------------------------------------------------------
