@@ -106,12 +106,14 @@ class Services:
         self._sweep = asyncio.get_running_loop().create_task(sweep())
 
     def start_pool_sweep(self, every: float = POOL_SWEEP_SECONDS) -> None:
-        """Every ``every`` seconds, take expired profiles out of the pool and queue the "expires in a
-        month" emails (``haven rounds sweep`` does the same at once)."""
+        """Every ``every`` seconds, score again the pool entries whose stored facts changed today (a
+        birthday, a new month of work), take expired profiles out of the pool and queue the
+        "expires in a month" emails (``haven rounds sweep`` does the same at once)."""
 
         async def sweep() -> None:
             while True:
                 try:
+                    await self.rounds.refresh(self.clock.today(), skip_locked=True)
                     _removed, notices = await self.rounds.sweep(self.clock.now())
                     if notices:
                         await self._deliver()

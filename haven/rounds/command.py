@@ -7,8 +7,9 @@
 
 ``draw`` prints one JSON object (``id``, ``kind``, ``size``, ``invited``, ``cutoff``, ``tie_break``,
 ``rules_version``, and more); ``--dry-run`` adds who would be invited and invites nobody. ``list``
-prints every round as one JSON array. ``sweep`` takes expired profiles out of the pool and queues the
-"your profile expires in a month" emails (the server runs the same sweep every few minutes). Bad
+prints every round as one JSON array. ``sweep`` scores again the pool entries whose facts changed by
+today, takes expired profiles out of the pool and queues the "your profile expires in a month" emails
+(the server runs the same sweep every few minutes). Bad
 arguments exit with 2 and say which; a round id used before for another round exits with 1.
 """
 
@@ -40,7 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     draw.add_argument("--id", dest="round_id", help="The round's id (default: its time and kind).")
     draw.add_argument("--dry-run", action="store_true", help="Show who would be invited; invite nobody.")
     actions.add_parser("list", help="Every round, the latest first, as JSON.")
-    actions.add_parser("sweep", help="Expire old profiles and send the month-before notices now.")
+    actions.add_parser(
+        "sweep", help="Re-score what changed today, expire old profiles, send the month-before notices."
+    )
 
 
 def _moment(text: str | None) -> dt.datetime:
@@ -86,8 +89,9 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
             print(json.dumps([record.as_json() for record in await rounds.all()], indent=2))
             return 0
         if args.action == "sweep":
+            rescored = await rounds.refresh(round_day(now), skip_locked=True)
             removed, notices = await rounds.sweep(now)
-            print(json.dumps({"expired": removed, "notices": notices}))
+            print(json.dumps({"rescored": rescored, "expired": removed, "notices": notices}))
             return 0
         at = _moment(args.at)
         round_spec = spec(args.size, at, round_day(at), program=args.program, category=args.category)

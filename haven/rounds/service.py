@@ -211,19 +211,23 @@ def ranking(round_spec: RoundSpec, *, lock: bool = True) -> Any:
     return query.with_for_update(of=E) if lock else query
 
 
-def _stale(connection: Connection, day: dt.date, limit: int) -> list[Row[Any]]:
-    """Pool entries whose facts may differ on ``day``, with their profile's answers."""
-    query = select(
-        E.c.profile_id, E.c.account_id, E.c.number, E.c.submitted_at, PROFILES.c.answers
-    ).select_from(E.join(PROFILES, PROFILES.c.id == E.c.profile_id))
+def _stale(connection: Connection, day: dt.date, limit: int, *, skip_locked: bool) -> list[Row[Any]]:
+    """Pool entries whose facts may differ on ``day``, with their profile's answers, locked with
+    their profiles (an edit of the same profile waits, then finds the new entry). ``skip_locked``:
+    leave the entries another worker's sweep is scoring to it."""
+    query = (
+        select(E.c.profile_id, E.c.account_id, E.c.number, E.c.submitted_at, PROFILES.c.answers)
+        .select_from(E.join(PROFILES, PROFILES.c.id == E.c.profile_id))
+        .with_for_update(of=(E, PROFILES), skip_locked=skip_locked)
+    )
     found: list[Row[Any]] = list(connection.execute(query.where(E.c.valid_until <= day).limit(limit)))
     if len(found) < limit:  # a round dated before the day an entry was scored (rare)
         found += connection.execute(query.where(E.c.scored_on > day).limit(limit - len(found)))
     return found
 
 
-def _refresh(connection: Connection, day: dt.date, limit: int) -> int:
-    stale = _stale(connection, day, limit)
+def _refresh(connection: Connection, day: dt.date, limit: int, *, skip_locked: bool = False) -> int:
+    stale = _stale(connection, day, limit, skip_locked=skip_locked)
     for row in stale:
         entries.put(
             connection, row.profile_id, row.account_id, row.number, row.submitted_at, row.answers, day
@@ -299,13 +303,16 @@ class Rounds:
         self.database = database
         self.letters = Letters(settings.base_url)
 
-    async def refresh(self, day: dt.date) -> int:
+    async def refresh(self, day: dt.date, *, skip_locked: bool = False) -> int:
         """Re-score every pool entry whose facts may differ on ``day``, in batches that each commit
-        (it only brings stored facts up to date: safe to stop and run again)."""
+        (it only brings stored facts up to date: safe to stop and run again). The server does it
+        in its pool sweep, every few minutes, so that a round finds next to nothing left to do;
+        ``skip_locked``: as each worker's sweep does, leaving to another the entries it holds."""
         total = 0
         while True:
             done = await self.database.write(
-                lambda connection: _refresh(connection, day, REFRESH_BATCH), idempotent=True
+                lambda connection: _refresh(connection, day, REFRESH_BATCH, skip_locked=skip_locked),
+                idempotent=True,
             )
             total += done
             if done < REFRESH_BATCH:

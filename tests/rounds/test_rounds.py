@@ -293,6 +293,16 @@ async def test_scores_that_changed_since_they_were_stored_are_worked_out_again(s
     assert (await services.profiles.get(person.account_id, person.id)).crs_score == 424
 
 
+async def test_the_sweep_scores_again_what_changed_so_a_round_need_not(services: Services) -> None:
+    await applicant(services, "swept@example.org", T0)  # turns 30 on 2026-11-30
+    assert await services.rounds.refresh(dt.date(2026, 11, 29), skip_locked=True) == 0
+    assert await services.rounds.refresh(dt.date(2026, 11, 30), skip_locked=True) == 1
+    at = dt.datetime(2026, 12, 1, 15, tzinfo=dt.UTC)
+    result = await draw(services, 1, "round-1", at)
+    assert result.refreshed == 0
+    assert result.chosen[0].score == 424
+
+
 async def test_a_round_runs_under_the_rules_of_its_own_date(services: Services) -> None:
     # A nurse (31301) since June 2025, after four years as a developer (FSW's continuous year).
     nurse = await applicant(
