@@ -23,11 +23,10 @@ from haven.profiles.sections import applicable, has_partner
 from haven.profiles.service import ProfileNotEditable, status
 from haven.rounds import pool
 from haven.rounds.public import kind_label, tie_break_text
-from haven.rounds.service import InvitationNotOpen, InvitationView, RoundRecord
+from haven.rounds.service import InvitationNotOpen, InvitationView, RoundRecord, local_text
 from haven.rules.rounds import RoundProgram
-from haven.web.clock import OTTAWA
 from haven.web.forms import FormError
-from haven.web.i18n import N_, Language, long_date
+from haven.web.i18n import N_, Language
 
 Handler = Any
 
@@ -43,17 +42,9 @@ def routes(lang: Language) -> list[tuple[str, Handler, str]]:
     ]
 
 
-def _when(moment: dt.datetime, lang: Language, *, with_time: bool = False) -> str:
-    local = moment.astimezone(OTTAWA)
-    day = long_date(local.date(), lang)
-    if not with_time:
-        return day
-    return f"{day}, {local:%H:%M}" if lang == "en" else f"{day}, {local:%H} h {local:%M}"
-
-
 def _round_view(kit: ProfilePages, record: RoundRecord) -> dict[str, Any]:
     return {
-        "date": _when(record.at, kit.lang),
+        "date": local_text(record.at, kit.lang),
         "kind": kind_label(record, kit.lang, kit.gettext),
         "cutoff": record.cutoff,
         "invited": record.invited,
@@ -66,7 +57,7 @@ def _invitation_view(kit: ProfilePages, invitation: InvitationView) -> dict[str,
         **_round_view(kit, invitation.round),
         "state": invitation.state,
         "score": invitation.score,
-        "deadline": _when(invitation.deadline, kit.lang, with_time=True),
+        "deadline": local_text(invitation.deadline, kit.lang, with_time=True),
     }
 
 
@@ -109,7 +100,7 @@ async def status_page(
         profile=profile,
         state=state.state,
         state_label=_(STATE_LABELS[state.state]),
-        until=_when(state.until, lang) if state.until else "",
+        until=local_text(state.until, lang) if state.until else "",
         invitation=_invitation_view(kit, invitation) if invitation is not None else None,
         not_invited=not_invited,
         missing=[_(section.title) for section in applicable(profile.answers) if section.key in missing],
@@ -329,7 +320,7 @@ async def _application_page(
         action=profile_path(lang, profile.id, SLUGS["application"][lang]),
         back=kit.confirmation(profile.id),
         saved=saved,
-        deadline=_when(invitation.deadline, lang, with_time=True) if invitation else None,
+        deadline=local_text(invitation.deadline, lang, with_time=True) if invitation else None,
     )
 
 

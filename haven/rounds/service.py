@@ -264,9 +264,9 @@ class Letters:
                 "and answer, sign in to your Haven account:\n\n%(link)s"
             )
         ) % {
-            "date": _date(at, lang),
+            "date": local_text(at, lang),
             "score": score,
-            "deadline": _date(deadline, lang, with_time=True),
+            "deadline": local_text(deadline, lang, with_time=True),
             "link": self._profile_link(lang, profile_id),
         }
         return _(N_("Haven: you are invited to apply for permanent residence")), _signed(body, lang)
@@ -281,12 +281,13 @@ class Letters:
                 "submitted it. After that day it can no longer be invited.\n\n"
                 "To stay in the pool, submit a new profile after that day. Your profile:\n\n%(link)s"
             )
-        ) % {"date": _date(expires_at, lang), "link": self._profile_link(lang, profile_id)}
+        ) % {"date": local_text(expires_at, lang), "link": self._profile_link(lang, profile_id)}
         return _(N_("Haven: your Express Entry profile expires in a month")), _signed(body, lang)
 
 
-def _date(moment: dt.datetime, lang: Language, *, with_time: bool = False) -> str:
-    """A date as each language writes it: 3 December 2026 (en), 3 décembre 2026 (fr); times in Ottawa."""
+def local_text(moment: dt.datetime, lang: Language, *, with_time: bool = False) -> str:
+    """A moment's date (and time) in Ottawa, written the one way each language writes it here:
+    December 3, 2026, 14:05; 3 décembre 2026 à 14 h 05."""
     local = moment.astimezone(OTTAWA)
     day = long_date(local.date(), lang)
     if not with_time:
