@@ -33,7 +33,9 @@ POOL_SWEEP_SECONDS: Final = 600.0  # how often expired profiles leave the pool (
 
 
 def mailer_for(settings: Settings) -> Mailer:
-    return FileMailer(settings.mail_folder) if settings.mail_backend == "file" else ConsoleMailer()
+    if settings.mail_backend == "file":
+        return FileMailer(settings.mail_folder, settings.mail_from)
+    return ConsoleMailer()
 
 
 class Services:

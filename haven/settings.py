@@ -169,6 +169,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "database_url": _parse_database_url,
     "secret_key": _parse_secret,
     "contact_email": _parse_email,
+    "mail_from": _parse_email,
     "log_level": _parse_log_level,
     "data_key": _parse_data_key,
     "mail_backend": _parse_mail_backend,
@@ -261,6 +262,10 @@ class Settings:
         "file",
         "Where account emails (verification, password reset) go: `file` (one `.eml` file each, in "
         "`HAVEN_MAIL_DIR`) or `console` (the log). Emails wait in an outbox table until delivered.",
+    )
+    mail_from: str = _setting(
+        "no-reply@haven.invalid",
+        "Address Haven's emails come from (their `From`, with the name Haven).",
     )
     mail_dir: Path | None = _setting(  # noqa: RUF009 - None and a Path are immutable, sharing is safe
         None, "Folder for the file mail backend (default: `HAVEN_VAR_DIR/mail`)."

@@ -27,7 +27,7 @@ class Letters:
                 "%(link)s\n\nIf you did not create a Haven account, you can ignore this email."
             )
         ) % {"link": link}
-        return _(N_("Confirm your email address")), body + "\n\n" + _(N_("The Haven team")) + "\n"
+        return _(N_("Haven: confirm your email address")), body + "\n\n" + _(N_("The Haven team")) + "\n"
 
     def already_registered(self, lang: str) -> tuple[str, str]:
         _ = translations("fr" if lang == "fr" else "en").gettext

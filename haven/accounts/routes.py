@@ -155,7 +155,7 @@ async def resend(page: Page) -> Response:
 # Sign in and out --------------------------------------------------------------------------------
 
 SIGN_IN: Final = N_("Sign in to your Haven account")
-SIGN_IN_FAILED: Final = N_("Enter the email address and password of your Haven account")
+SIGN_IN_FAILED: Final = N_("The email address or password is not right. Check them and try again.")
 
 
 async def sign_in_form(page: Page) -> Response:

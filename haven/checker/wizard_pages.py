@@ -19,7 +19,7 @@ from haven.checker.views import PageMaker, crs_view, fsw_view, other, with_query
 from haven.rules import programs
 from haven.rules.common import ABILITIES
 from haven.web.forms import field_view
-from haven.web.i18n import LANGUAGES, Language
+from haven.web.i18n import LANGUAGES, N_, Language
 from haven.web.pagecache import CachedResponse
 from haven.web.querypages import Params, QueryRoute, Render
 
@@ -174,7 +174,7 @@ class WizardPages:
         return self.maker.render(
             lang,
             "checker/check_answers.html",
-            title=words("Check your answers"),
+            title=words(N_("Check your answers")),
             path=self.check_path(lang),
             other_path=self.check_path(other(lang)),
             params=answers,
@@ -194,7 +194,7 @@ class WizardPages:
         return self.maker.render(
             lang,
             "checker/results.html",
-            title=words("Your results"),
+            title=words(N_("Your results")),
             path=self.results_path(lang),
             other_path=self.results_path(other(lang)),
             params=answers,

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import logging
 import os
+from email.message import EmailMessage
+from email.policy import SMTPUTF8
+from email.utils import format_datetime, formataddr
 from pathlib import Path
-from typing import Protocol
+from typing import Final, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,20 +26,36 @@ class Mailer(Protocol):
     def send(self, message: OutboxMessage) -> None: ...
 
 
+# Headers on one line each, up to RFC 5322's 998 characters: a subject stays one line in the file.
+ONE_LINE_HEADERS: Final = SMTPUTF8.clone(max_line_length=998)
+
+
+def rfc5322(message: OutboxMessage, sender: str) -> EmailMessage:
+    """The message as it is sent: ``From`` (Haven, at ``sender``), ``To``, ``Date`` (when it was
+    queued), a ``Message-ID`` made from the outbox id, the subject, and the plain-text body in
+    UTF-8 (8-bit: readable as it is)."""
+    email = EmailMessage(policy=ONE_LINE_HEADERS)
+    email["From"] = formataddr(("Haven", sender))
+    email["To"] = message.recipient
+    email["Date"] = format_datetime(message.created_at)
+    email["Message-ID"] = f"<outbox-{message.id}.{message.created_at:%Y%m%d%H%M%S}@{sender.split('@', 1)[1]}>"
+    email["Subject"] = message.subject
+    email.set_content(message.body, cte="8bit")
+    return email
+
+
 class FileMailer:
     """One RFC 5322 file per message in a folder: what a developer reads, and tests parse."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, sender: str = "no-reply@haven.invalid") -> None:
         self.folder = folder
+        self.sender = sender
 
     def send(self, message: OutboxMessage) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{message.created_at:%Y%m%dT%H%M%S}-{message.id:08d}.eml"
         draft = path.with_suffix(".tmp")
-        draft.write_text(
-            f"To: {message.recipient}\nSubject: {message.subject}\n"
-            f"Content-Type: text/plain; charset=utf-8\n\n{message.body}"
-        )
+        draft.write_bytes(rfc5322(message, self.sender).as_bytes())
         os.replace(draft, path)
 
 

@@ -97,7 +97,7 @@ async def test_a_wrong_password_says_so_without_saying_which(site: Visitor) -> N
     unknown = await site.submit(SIGN_IN, {"email": "nobody@example.org", "password": WRONG})
     for response in (wrong, unknown):
         assert response.status_code == 422
-        assert "Enter the email address and password of your Haven account" in response.text
+        assert "The email address or password is not right" in response.text
 
 
 async def test_the_session_id_changes_at_sign_in(site: Visitor) -> None:

@@ -4,6 +4,10 @@ and retried by the sweep after a failure without waiting for another message."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -11,7 +15,7 @@ from haven import settings as settings_module
 from haven.app import create_app
 from haven.db import create_engine
 from haven.mail.models import OutboxMessage
-from haven.mail.outbox import deliver, queue
+from haven.mail.outbox import FileMailer, deliver, queue
 from haven.services import Services
 
 
@@ -63,3 +67,27 @@ async def test_the_sweep_retries_what_failed_and_sends_each_message_once(
         assert message.attempts == 2
     finally:
         await services.stop()
+
+
+def test_a_written_email_has_the_headers_a_mail_reader_expects(tmp_path: Path) -> None:
+    created = dt.datetime(2026, 12, 3, 14, 5, tzinfo=dt.UTC)
+    message = OutboxMessage(
+        id=42,
+        recipient="bea@example.org",
+        subject="Haven\u00a0: confirmez votre adresse courriel",
+        body="Bonjour,\n\nL’équipe de Haven\n",
+        created_at=created,
+        attempts=0,
+    )
+    FileMailer(tmp_path, "no-reply@haven.example.ca").send(message)
+    (written,) = tmp_path.glob("*.eml")
+    parsed = message_from_bytes(written.read_bytes(), policy=default)
+    assert parsed["From"] == "Haven <no-reply@haven.example.ca>"
+    assert parsed["To"] == "bea@example.org"
+    assert parsed["Subject"] == message.subject
+    assert parsed["Date"].datetime == created
+    assert parsed["Message-ID"] == "<outbox-42.20261203140500@haven.example.ca>"
+    body = parsed.get_body()
+    assert body is not None
+    assert body.get_content().replace("\r\n", "\n") == message.body  # lines end in CRLF on the wire
+    assert "L’équipe de Haven" in written.read_text(encoding="utf-8")  # readable as it is
