@@ -24,10 +24,11 @@ from starlette.applications import Starlette
 
 from haven import settings as settings_module
 from haven.accounts import routes as accounts_routes
+from haven.accounts.paths import PATHS as ACCOUNT_PATHS
 from haven.accounts.paths import password_paths
 from haven.checker import api as checker_api
 from haven.checker import routes as checker_routes
-from haven.content.site import Site, build_site
+from haven.content.site import ACCOUNT_KEY, Site, build_site
 from haven.ops.health import OpsEndpoints, Readiness
 from haven.ops.metrics import Metrics, RequestMetrics
 from haven.profiles import paths as profile_paths
@@ -193,7 +194,9 @@ def create_framework(site: Site, clock: Clock) -> FastAPI:
 
 def create_app(settings: settings_module.Settings, *, clock: Clock | None = None) -> Haven:
     clock = clock or SystemClock()
-    site = build_site(settings, dynamic_links=checker_routes.links())
+    # The header links to the account's home, a route of the accounts feature.
+    links = {**checker_routes.links(), ACCOUNT_KEY: dict(ACCOUNT_PATHS["home"])}
+    site = build_site(settings, dynamic_links=links)
     framework = create_framework(site, clock)
     docs = apidocs.render_docs(site.renderer, site.base_url, framework.openapi())
     board = RoundsBoard.of(site)  # the calculators show its cut-offs beside a score

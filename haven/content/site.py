@@ -18,7 +18,7 @@ from haven.content.markdown import render_body
 from haven.content.pages import Library, Page, load_library
 from haven.settings import Settings
 from haven.web.assets import Asset, load_assets
-from haven.web.i18n import LANGUAGES, Language
+from haven.web.i18n import LANGUAGES, N_, Language
 from haven.web.pagecache import (
     HTML,
     IMMUTABLE,
@@ -32,6 +32,19 @@ from haven.web.pagecache import (
 from haven.web.templates import Renderer, render_bilingual
 
 FOOTER_KEYS: Final = ("help", "service-status", "cookies", "privacy", "accessibility")
+# The header's main sections and tools (content pages, or routes other features name in ``links``).
+SECTION_KEYS: Final = (
+    "immigrate",
+    "express-entry",
+    "study",
+    "work",
+    "visit",
+    "family-sponsorship",
+    "refugees",
+    "citizenship",
+)
+TOOL_KEYS: Final = ("check-eligibility", "crs-calculator", "fsw-calculator")
+ACCOUNT_KEY: Final = "account"  # the account's home: a route of the accounts feature, in ``links``
 # Content pages that are live: the site renders their words but does not finish them; another part of
 # Haven fills the live figures in and serves them (the service status page: the waiting room's state,
 # ``haven.shield.status_page``). They are in the sitemap and the footer, not in a static export.
@@ -55,6 +68,8 @@ class Site:
     base_url: str
     # (language, key) of each live page → the context its template takes, as a content page's.
     live_pages: Mapping[tuple[Language, str], Mapping[str, Any]]
+    # Each language's header: its sections, its tools and the account's address.
+    navigation: Mapping[Language, Mapping[str, Any]]
 
     def chrome(self, lang: Language) -> dict[str, object]:
         """What every page of the site layout needs besides its own content."""
@@ -62,6 +77,7 @@ class Site:
             "footer_links": [
                 (self.library.get(lang, key).title, self.library.get(lang, key).path) for key in FOOTER_KEYS
             ],
+            "nav": self.navigation[lang],
         }
 
     def crumbs(self, lang: Language, key: str) -> list[tuple[str, str]]:
@@ -96,11 +112,13 @@ def build_site(
     responses: dict[str, CachedResponse] = {}
     files: dict[str, CachedResponse] = {}
     live_pages: dict[tuple[Language, str], Mapping[str, Any]] = {}
+    navigation: dict[Language, Mapping[str, Any]] = {}
 
     for lang in LANGUAGES:
         _ = renderer.gettext(lang)
         table_label = _("Table, scrolls sideways on small screens")
         footer_links = [(library.get(lang, key).title, library.get(lang, key).path) for key in FOOTER_KEYS]
+        navigation[lang] = _navigation(library, links, lang, _)
 
         def resolve(key: str, lang: Language = lang) -> str | None:
             page = library.pages.get((lang, key))
@@ -124,6 +142,7 @@ def build_site(
                 "children": [library.get(lang, key) for key in page.children],
                 "tasks": [library.get(lang, key) for key in page.tasks],
                 "footer_links": footer_links,
+                "nav": navigation[lang],
                 "start_href": links.get(page.key, {}).get(lang),
                 "noindex": False,
             }
@@ -185,7 +204,31 @@ def build_site(
         responses[item.url] = response
         files[item.url.lstrip("/")] = response
 
-    return Site(responses, not_found, busy, problem, library, assets, files, renderer, base, live_pages)
+    return Site(
+        responses, not_found, busy, problem, library, assets, files, renderer, base, live_pages, navigation
+    )
+
+
+TOOL_TITLES: Final = {
+    "crs-calculator": N_("CRS calculator"),
+    "fsw-calculator": N_("Federal Skilled Worker points"),
+}
+
+
+def _navigation(
+    library: Library, links: Mapping[str, Mapping[Language, str]], lang: Language, gettext: Any
+) -> dict[str, Any]:
+    """The header of ``lang``: (title, address) of each main section and tool, and the account's."""
+    sections = [(library.get(lang, key).title, library.get(lang, key).path) for key in SECTION_KEYS]
+    tools = []
+    for key in TOOL_KEYS:
+        page = library.pages.get((lang, key))
+        if page is not None:
+            tools.append((page.title, page.path))
+        elif key in links:
+            tools.append((gettext(TOOL_TITLES[key]), links[key][lang]))
+    account = links.get(ACCOUNT_KEY, {}).get(lang)
+    return {"sections": sections, "tools": tools, "account": account}
 
 
 def _file_name(path: str) -> str:

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 import httpx
 import pytest
 
+from haven.accounts.paths import PATHS as ACCOUNT_PATHS
 from haven.app import Haven
 from haven.content.pages import Page, load_library
 from haven.web.pagecache import PUBLIC_PAGE
@@ -155,6 +156,10 @@ async def test_every_link_between_pages_leads_somewhere(client: httpx.AsyncClien
     for page in PAGES:
         html = (await client.get(page.path)).text
         for href in hrefs(html):
+            # The header's "Sign in" leads to the account's home, a personal page: the account
+            # tests follow it on a started app (this one serves the public pages only).
+            if href in ACCOUNT_PATHS["home"].values():
+                continue
             if href.startswith("/") and href not in seen:
                 seen.add(href)
                 response = await client.get(href)
