@@ -28,6 +28,7 @@ from haven.accounts.paths import PATHS as ACCOUNT_PATHS
 from haven.accounts.paths import password_paths
 from haven.checker import api as checker_api
 from haven.checker import routes as checker_routes
+from haven.content import search
 from haven.content.site import ACCOUNT_KEY, Site, build_site
 from haven.ops.health import OpsEndpoints, Readiness
 from haven.ops.metrics import Metrics, RequestMetrics
@@ -205,7 +206,7 @@ def create_app(settings: settings_module.Settings, *, clock: Clock | None = None
         clock,
         site,
         {**site.responses, apidocs.PATH: docs},
-        QueryPages(checker_routes.page_routes(site, board.cutoffs), clock),
+        QueryPages({**checker_routes.page_routes(site, board.cutoffs), **search.routes(site)}, clock),
         framework,
         board=board,
     )

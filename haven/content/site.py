@@ -45,6 +45,7 @@ SECTION_KEYS: Final = (
 )
 TOOL_KEYS: Final = ("check-eligibility", "crs-calculator", "fsw-calculator")
 ACCOUNT_KEY: Final = "account"  # the account's home: a route of the accounts feature, in ``links``
+SEARCH_PATHS: Final[dict[Language, str]] = {"en": "/en/search", "fr": "/fr/recherche"}
 # Content pages that are live: the site renders their words but does not finish them; another part of
 # Haven fills the live figures in and serves them (the service status page: the waiting room's state,
 # ``haven.shield.status_page``). They are in the sitemap and the footer, not in a static export.
@@ -213,6 +214,14 @@ TOOL_TITLES: Final = {
     "crs-calculator": N_("CRS calculator"),
     "fsw-calculator": N_("Federal Skilled Worker points"),
 }
+TOOL_SUMMARIES: Final = {
+    "crs-calculator": N_(
+        "Estimate your Comprehensive Ranking System (CRS) score for Express Entry, factor by factor."
+    ),
+    "fsw-calculator": N_(
+        "Work out your points on the Federal Skilled Worker Program’s 67-point selection grid."
+    ),
+}
 
 
 def _navigation(
@@ -221,14 +230,22 @@ def _navigation(
     """The header of ``lang``: (title, address) of each main section and tool, and the account's."""
     sections = [(library.get(lang, key).title, library.get(lang, key).path) for key in SECTION_KEYS]
     tools = []
+    summaries = {}  # of the tools that are not content pages: what the search shows for them
     for key in TOOL_KEYS:
         page = library.pages.get((lang, key))
         if page is not None:
             tools.append((page.title, page.path))
         elif key in links:
             tools.append((gettext(TOOL_TITLES[key]), links[key][lang]))
+            summaries[links[key][lang]] = gettext(TOOL_SUMMARIES[key])
     account = links.get(ACCOUNT_KEY, {}).get(lang)
-    return {"sections": sections, "tools": tools, "account": account}
+    return {
+        "sections": sections,
+        "tools": tools,
+        "tool_summaries": summaries,
+        "account": account,
+        "search": SEARCH_PATHS[lang],
+    }
 
 
 def _file_name(path: str) -> str:

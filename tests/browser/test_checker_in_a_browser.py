@@ -27,10 +27,10 @@ def assert_accessible(page: Page) -> None:
 def answer_this_page(page: Page) -> None:
     """Fill what this question asks from PERSONA, the way a person would."""
     for name in page.eval_on_selector_all(
-        "form input[type=radio]", "inputs => [...new Set(inputs.map(i => i.name))]"
+        "main form input[type=radio]", "inputs => [...new Set(inputs.map(i => i.name))]"
     ):
         page.check(f"input[name='{name}'][value='{PERSONA[name]}']")
-    for name in page.eval_on_selector_all("form input[type=text]", "inputs => inputs.map(i => i.name)"):
+    for name in page.eval_on_selector_all("main form input[type=text]", "inputs => inputs.map(i => i.name)"):
         page.fill(f"input[name='{name}']", PERSONA[name])
 
 
@@ -42,7 +42,7 @@ def run_check(page: Page, base: str, lang: str) -> int:
     while page.url.split("?")[0].rsplit("/", 1)[1] not in ("results", "resultats"):
         assert steps < 40, "the check never ended"
         assert_accessible(page)
-        if page.locator("form").count():
+        if page.locator("main form").count():
             answer_this_page(page)
             page.get_by_role("button", name=carry_on).click()
         else:  # check your answers
@@ -110,7 +110,7 @@ def test_calculators_pass_axe_empty_with_errors_and_with_a_result(
     page = context.new_page()
     page.goto(server.base_url + path)
     assert_accessible(page)
-    page.locator("form button[type=submit]").click()
+    page.locator("main form button[type=submit]").click()
     assert page.locator(".error-summary").count() == 1
     assert_accessible(page)
     answers = {
@@ -119,13 +119,13 @@ def test_calculators_pass_axe_empty_with_errors_and_with_a_result(
         "partner": "none", "exp": "3", "continuous": "yes", "family": "1", "funds": "20000",
     }  # fmt: skip
     for name in page.eval_on_selector_all(
-        "form input[type=radio]", "inputs => [...new Set(inputs.map(i => i.name))]"
+        "main form input[type=radio]", "inputs => [...new Set(inputs.map(i => i.name))]"
     ):
         if name in answers:
             page.check(f"input[name='{name}'][value='{answers[name]}']")
-    for name in page.eval_on_selector_all("form input[type=text]", "inputs => inputs.map(i => i.name)"):
+    for name in page.eval_on_selector_all("main form input[type=text]", "inputs => inputs.map(i => i.name)"):
         if name in answers:
             page.fill(f"input[name='{name}']", answers[name])
-    page.locator("form button[type=submit]").click()
+    page.locator("main form button[type=submit]").click()
     assert page.locator(".breakdown").count() >= 1
     assert_accessible(page)

@@ -55,3 +55,26 @@ def test_the_header_leads_to_the_sections_the_tools_and_signing_in(
     page.locator(".site-header").get_by_role("link", name=words, exact=True).click()
     assert sign_in_path in page.url
     desk.close()
+
+
+@pytest.mark.parametrize(("lang", "query"), [("en", "express entry"), ("fr", "entrée express")])
+def test_a_search_from_the_home_page_by_keyboard_reaches_the_page(
+    server: RunningServer, browser: Browser, lang: str, query: str
+) -> None:
+    context = browser.new_context(bypass_csp=True, viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server.base_url}/{lang}/")
+    box = page.locator("#site-search-q")
+    box.focus()
+    page.keyboard.type(query)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator("ol.search-results li").count() >= 1
+    violations = axe_violations(page)
+    assert not violations, describe(violations)
+    first = page.locator("ol.search-results a").first
+    first.focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator("h1").inner_text() == EXPRESS_ENTRY[lang]
+    context.close()
