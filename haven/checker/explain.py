@@ -108,6 +108,14 @@ REASONS: Final[Mapping[tuple[str, str], tuple[str, str]]] = {
         ),
         N_("Your language test results meet the minimum for your job’s TEER category."),
     ),
+    # The same, for someone with no recent skilled job in Canada: there is no "your job" to speak of.
+    ("canadian_experience_class", "language_no_job"): (
+        N_(
+            "The Canadian Experience Class needs CLB or NCLC 7 in all four abilities for a TEER 0 or 1 "
+            "job, or 5 for a TEER 2 or 3 job. Your lowest level is %(lowest_level)s."
+        ),
+        N_("Your language test results meet the minimum for a job of any TEER category."),
+    ),
     ("federal_skilled_trades", "language"): (
         N_("You need CLB or NCLC 5 in speaking and listening, and 4 in reading and writing."),
         N_("Your language test results meet the minimum for skilled trades."),
@@ -192,7 +200,10 @@ class Words:
         return self._(message)
 
     def reason(self, program: str, requirement: Requirement) -> str:
-        pair = REASONS.get((program, requirement.code)) or REASONS[("*", requirement.code)]
+        code = requirement.code
+        if code == "language" and requirement.facts.get("canadian_job") is False:
+            code = "language_no_job"
+        pair = REASONS.get((program, code)) or REASONS[("*", requirement.code)]
         template = pair[1] if requirement.met else pair[0]
         facts: dict[str, object] = dict(requirement.facts)
         for key in ("needed", "funds"):

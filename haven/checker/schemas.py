@@ -223,7 +223,7 @@ class CrsOut(BaseModel):
 class RequirementOut(BaseModel):
     code: str
     met: bool
-    facts: dict[str, int | str]
+    facts: dict[str, bool | int | str]
     message: Bilingual
 
 

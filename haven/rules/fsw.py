@@ -98,7 +98,7 @@ class Requirement:
 
     code: str
     met: bool
-    facts: Mapping[str, int | str] = field(default_factory=dict)
+    facts: Mapping[str, bool | int | str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -220,7 +220,10 @@ def grid(applicant: FswApplicant) -> dict[str, GridFactor]:
     }
     return {
         "language": GridFactor(sum(language_parts.values()), 28, language_parts),
-        "education": GridFactor(_EDUCATION_POINTS[applicant.education], 25),
+        # A credential counts only if it is Canadian or assessed (ECA): §C.1, like the requirement.
+        "education": GridFactor(
+            _EDUCATION_POINTS[applicant.education] if applicant.education_recognized else 0, 25
+        ),
         "experience": GridFactor(experience, 15),
         "age": GridFactor(age_points, 12),
         "arranged_employment": GridFactor(10 if applicant.arranged_employment else 0, 10),

@@ -246,7 +246,8 @@ def _cec(applicant: Applicant) -> ProgramResult:
         Requirement(
             "language",
             first is not None and lowest >= needed,
-            {"lowest_level": lowest, "needed": needed},
+            # Without a recent Canadian job the level needed is not known: 7 is the higher one.
+            {"lowest_level": lowest, "needed": needed, "canadian_job": teer is not None},
         ),
         Requirement("outside_quebec", not applicant.plans_to_live_in_quebec),
     )

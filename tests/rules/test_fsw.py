@@ -179,6 +179,14 @@ def test_education_earns_the_grid_points_of_its_row(education: Education, points
     assert grid(dataclasses.replace(PLAIN, education=education))["education"].points == points
 
 
+@pytest.mark.parametrize("education", list(EDUCATION_POINTS))
+def test_a_foreign_credential_without_an_eca_earns_no_grid_points(education: Education) -> None:
+    # §C.1: education counts only as a Canadian credential or a foreign one with an ECA. A foreign
+    # secondary diploma without one earns 0, not the 5 of its row.
+    unassessed = dataclasses.replace(PLAIN, education=education, education_recognized=False)
+    assert grid(unassessed)["education"].points == 0
+
+
 @pytest.mark.parametrize(("years", "points"), list(EXPERIENCE_POINTS.items()))
 def test_skilled_work_experience_earns_the_grid_points_of_its_band(years: int, points: int) -> None:
     assert grid(dataclasses.replace(PLAIN, skilled_work_years=years))["experience"].points == points
