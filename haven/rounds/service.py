@@ -15,7 +15,6 @@ Profiles leave the pool 12 months after submission; a month before, the person i
 from __future__ import annotations
 
 import datetime as dt
-import gettext
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -235,10 +234,6 @@ def _refresh(connection: Connection, day: dt.date, limit: int, *, skip_locked: b
     return len(stale)
 
 
-def _words(lang: Language) -> gettext.NullTranslations:
-    return translations(lang)  # cached
-
-
 def _language(code: str) -> Language:
     return "fr" if code == "fr" else "en"
 
@@ -255,7 +250,7 @@ class Letters:
     def invitation(
         self, lang: Language, profile_id: uuid.UUID, score: int, at: dt.datetime, deadline: dt.datetime
     ) -> tuple[str, str]:
-        _ = _words(lang).gettext
+        _ = translations(lang).gettext
         body = _(
             N_(
                 "Your Express Entry profile in Haven was invited to apply for permanent residence in the "
@@ -274,7 +269,7 @@ class Letters:
     def expiry_notice(
         self, lang: Language, profile_id: uuid.UUID, expires_at: dt.datetime
     ) -> tuple[str, str]:
-        _ = _words(lang).gettext
+        _ = translations(lang).gettext
         body = _(
             N_(
                 "Your Express Entry profile in Haven leaves the pool on %(date)s, 12 months after you "
@@ -296,7 +291,7 @@ def local_text(moment: dt.datetime, lang: Language, *, with_time: bool = False) 
 
 
 def _signed(body: str, lang: Language) -> str:
-    return body + "\n\n" + _words(lang).gettext(N_("The Haven team")) + "\n"
+    return body + "\n\n" + translations(lang).gettext(N_("The Haven team")) + "\n"
 
 
 class Rounds:
