@@ -30,7 +30,7 @@ serve: $(BIN)/.runtime ## Set up, prepare the SQLite database and serve on http:
 	$(BIN)/haven serve
 
 test: $(BIN)/.dev $(VENV)/npm/node_modules/axe-core/axe.min.js ## Set up and run the whole test suite
-	@scripts/ensure-system-deps nginx wrk chromium postgresql redis-server redis-sentinel haproxy pgbouncer ip
+	@scripts/ensure-system-deps nginx wrk chromium postgresql redis-server redis-sentinel haproxy pgbouncer ip promtool systemd-analyze systemd-sysusers
 	$(BIN)/pytest
 
 lint: $(BIN)/.dev ## ruff and mypy --strict
