@@ -5,7 +5,10 @@ Requests meet ``Haven`` first. Under Granian (RSGI) a finished page goes out in 
 memory; everything else, and every request under ASGI, goes down the stack of middlewares that
 ``compose`` builds, outermost first:
 
-    Metrics → FinishedPages → OpsEndpoints → TargetLimit → WaitingRoom → Admission → ProblemPage → FastAPI
+    Metrics → FinishedPages → OpsEndpoints → TargetLimit → Operators → WaitingRoom → Admission
+      → ProblemPage → FastAPI
+
+(``Operators`` sends the console, under ``/admin``, straight to the bottom: past the room it steers.)
 
 Reading Haven therefore never reaches the shield, the framework, the templates or the database; a
 query page not rendered yet asks the shield first (``Shield.admit_miss``), since rendering costs
@@ -28,14 +31,20 @@ from haven.accounts.paths import PATHS as ACCOUNT_PATHS
 from haven.accounts.paths import password_paths
 from haven.checker import api as checker_api
 from haven.checker import routes as checker_routes
+from haven.console import pages as console_pages
+from haven.console import routes as console_routes
+from haven.console.figures import Sampler, reader
+from haven.console.paths import PREFIX as CONSOLE_PREFIX
 from haven.content import search
 from haven.content.site import ACCOUNT_KEY, Site, build_site
+from haven.mail.metrics import MailExporter
 from haven.ops.health import OpsEndpoints, Readiness
 from haven.ops.metrics import Metrics, RequestMetrics
 from haven.profiles import paths as profile_paths
 from haven.profiles import routes as profiles_routes
 from haven.rounds.public import RoundsBoard
 from haven.services import Services
+from haven.shield.admin import ADMIN_PATH
 from haven.shield.admission import Admission
 from haven.shield.core import Shield
 from haven.shield.metrics import ShieldExporter
@@ -50,7 +59,7 @@ from haven.web.asgi import ASGIApp, Receive, Scope, Send
 from haven.web.clock import Clock, SystemClock
 from haven.web.errors import ErrorPages, install_error_handlers
 from haven.web.i18n import LANGUAGES
-from haven.web.layers import MAX_TARGET_BYTES, FinishedPages, ProblemPage, TargetLimit
+from haven.web.layers import MAX_TARGET_BYTES, FinishedPages, Operators, ProblemPage, TargetLimit
 from haven.web.pagecache import CachedResponse
 from haven.web.personal import Personal
 from haven.web.querypages import Miss, QueryPages
@@ -76,6 +85,7 @@ class Haven:
         framework: ASGIApp,
         shield: Shield | None,
         board: RoundsBoard,
+        console: console_pages.Console,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -89,6 +99,7 @@ class Haven:
         self.framework = framework
         self.shield = shield
         self.board = board
+        self.console = console
         self._services: Services | None = None  # built when the app starts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -140,11 +151,16 @@ class Haven:
         if isinstance(self.framework, Starlette):  # where its routes find the services
             self.framework.state.services = self._services
         if self.shield is not None:
+            self.shield.audit = self._services.operators.audit_hook
             self.shield.start()
+        if self.console.sampler is not None:
+            self.console.sampler.start()
         self.metrics.start()
 
     async def stop(self) -> None:
         await self.board.stop()
+        if self.console.sampler is not None:
+            await self.console.sampler.stop()
         await self.metrics.stop()
         if self.shield is not None:
             await self.shield.stop()
@@ -190,6 +206,7 @@ def create_framework(site: Site, clock: Clock) -> FastAPI:
     app.include_router(checker_api.router)
     app.include_router(accounts_routes.build_router())
     app.include_router(profiles_routes.build_router())
+    app.include_router(console_routes.build_router())
     return app
 
 
@@ -229,6 +246,7 @@ def compose(
     # With several workers, each publishes its figures there so that a scrape of any shows them all.
     metrics = RequestMetrics(settings.var_dir / "metrics" if settings.workers > 1 else None)
     readiness = Readiness()
+    metrics.registry.register(MailExporter())  # what this process's mail sweeps did
     responses = dict(responses)  # the shield publishes its state document here at every tick
     # The rounds of invitations: pages made again when a round is recorded, and the query pages
     # (which show the latest cut-offs) forgotten then.
@@ -267,6 +285,15 @@ def compose(
         front = WaitingRoom(front, shield, routes={**extra, **status_pages.routes()})
         metrics.registry.register(ShieldExporter(shield))
         publish_room_state(shield, responses)
+    # The operators' console: never queued by the room it steers, never from a cache.
+    console = console_pages.Console(shield)
+    if shield is not None:
+        console.sampler = Sampler(reader(shield.room.store, shield.room.name, shield.room.now))
+    if isinstance(framework, Starlette):
+        framework.state.console = console
+    front = Operators(
+        front, ProblemPage(framework, site.problem, site.busy), CONSOLE_PREFIX, frozenset({ADMIN_PATH})
+    )
     front = TargetLimit(front)
     front = OpsEndpoints(front, metrics, readiness)
     front = FinishedPages(front, responses, query_pages, None if shield is None else shield.admit_miss)
@@ -284,6 +311,7 @@ def compose(
         framework=framework,
         shield=shield,
         board=board,
+        console=console,
     )
     if turnmail is not None:
         turnmail.bind(lambda: haven.services)  # the email road writes once the app has started

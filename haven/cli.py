@@ -77,6 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_round_arguments(rounds)
     rounds.set_defaults(handler=handle_rounds)
 
+    prune = commands.add_parser(
+        "prune", help="Delete the data Haven no longer keeps, now (the server does it every hour)."
+    )
+    prune.add_argument("--dry-run", action="store_true", help="Count what would be deleted; delete nothing.")
+    prune.set_defaults(handler=handle_prune)
+
+    operator = commands.add_parser("operator", help="Add, list or disable the console's operators.")
+    from haven.console.command import add_arguments as add_operator_arguments
+
+    add_operator_arguments(operator)
+    operator.set_defaults(handler=handle_operator)
+
     surge = commands.add_parser(
         "surge", help="Replay a crowd (election night by default) against a running Haven."
     )
@@ -152,6 +164,20 @@ def handle_rounds(args: argparse.Namespace) -> int:
     from haven.rounds.command import rounds_command
 
     return rounds_command(settings, args)
+
+
+def handle_prune(args: argparse.Namespace) -> int:
+    settings = settings_module.load()
+    from haven.retention import prune_command
+
+    return prune_command(settings, dry_run=args.dry_run)
+
+
+def handle_operator(args: argparse.Namespace) -> int:
+    settings = settings_module.load()
+    from haven.console.command import operator_command
+
+    return operator_command(settings, args)
 
 
 def handle_surge(args: argparse.Namespace) -> int:

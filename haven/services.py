@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Final
 
@@ -16,13 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from haven.accounts.letters import Letters
 from haven.accounts.service import Accounts, Passwords
+from haven.console.operators import Operators
 from haven.db import Database, create_engine
 from haven.mail.outbox import ConsoleMailer, FileMailer, Mailer, deliver
+from haven.mail.smtp import SmtpMailer
 from haven.profiles.service import Profiles
+from haven.retention import prune
 from haven.rounds.service import Rounds
 from haven.settings import Settings
 from haven.web.clock import Clock
 from haven.web.personal import Personal
+from haven.web.security import Sealer
 
 if TYPE_CHECKING:
     from haven.rounds.public import RoundsBoard
@@ -30,9 +35,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger("haven.services")
 MAIL_SWEEP_SECONDS: Final = 60.0  # how often queued email is retried
 POOL_SWEEP_SECONDS: Final = 600.0  # how often expired profiles leave the pool (and notices go)
+PRUNE_SWEEP_SECONDS: Final = 3600.0  # how often what Haven no longer keeps is deleted (haven/retention.py)
+PRUNE_JITTER: Final = 0.25  # each wait is 75 to 125 % of that, so that workers do not all prune at once
 
 
 def mailer_for(settings: Settings) -> Mailer:
+    if settings.mail_backend == "smtp":
+        return SmtpMailer.from_settings(settings)
     if settings.mail_backend == "file":
         return FileMailer(settings.mail_folder, settings.mail_from)
     return ConsoleMailer()
@@ -61,10 +70,12 @@ class Services:
         self.accounts = Accounts(self.database, self.passwords, Letters(settings), clock)
         self.profiles = Profiles(self.database, settings)
         self.rounds = Rounds(self.database, settings)
+        self.operators = Operators(self.database, self.passwords, Sealer(settings.data_key), clock)
         self.board: RoundsBoard | None = None  # the app's, once it starts (the latest rounds)
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweep: asyncio.Task[None] | None = None
         self._pool_sweep: asyncio.Task[None] | None = None
+        self._prune_sweep: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, settings: Settings, clock: Clock, personal: Personal) -> Services:
@@ -74,6 +85,7 @@ class Services:
         await opened.passwords.prepare()
         opened.start_mail_sweep()
         opened.start_pool_sweep()
+        opened.start_prune_sweep()
         return opened
 
     def deliver_mail_soon(self) -> None:
@@ -125,12 +137,39 @@ class Services:
 
         self._pool_sweep = asyncio.get_running_loop().create_task(sweep())
 
-    async def stop(self) -> None:
-        for task in (self._sweep, self._pool_sweep):
+    def start_prune_sweep(self, every: float = PRUNE_SWEEP_SECONDS) -> None:
+        """About every ``every`` seconds, delete what Haven no longer keeps (``haven prune`` does the
+        same at once). The first run comes a random 10 to 100 % of ``every`` after start-up, and each
+        wait after it varies by ``PRUNE_JITTER``: workers started together spread out. A sweep that
+        fails is logged and tried at the next turn; serving never depends on it."""
+
+        async def sweep() -> None:
+            wait = every * random.uniform(0.1, 1.0)  # noqa: S311 - spreading load, not a secret
+            while True:
+                await asyncio.sleep(wait)
+                try:
+                    counts = await prune(self.database, self.clock.now())
+                    if any(counts.values()):
+                        logger.info("retention sweep deleted %s", counts)
+                except Exception:
+                    logger.exception("the retention sweep failed; it runs again later")
+                wait = every * random.uniform(1 - PRUNE_JITTER, 1 + PRUNE_JITTER)  # noqa: S311
+
+        if self._prune_sweep is not None:
+            self._prune_sweep.cancel()
+        self._prune_sweep = asyncio.get_running_loop().create_task(sweep())
+
+    async def stop_sweeps(self) -> None:
+        """End the background sweeps (mail, pool, prune): at a stop, and in tests that run each
+        step themselves, so that no sweep races them."""
+        for task in (self._sweep, self._pool_sweep, self._prune_sweep):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        self._sweep = self._pool_sweep = None
+        self._sweep = self._pool_sweep = self._prune_sweep = None
+
+    async def stop(self) -> None:
+        await self.stop_sweeps()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.database.close()

@@ -34,8 +34,10 @@ class SettingsError(ValueError):
     """A setting has a value Haven cannot run with; the message names the variable."""
 
 
-def _setting(default: Any, help: str, *, shown: str | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "shown": shown})
+def _setting(default: Any, help: str, *, shown: str | None = None, secret: bool = False) -> Any:
+    """A setting's field; a ``secret`` one is left out of the settings' ``repr`` (and so of any log
+    or traceback that prints them)."""
+    return field(default=default, metadata={"help": help, "shown": shown}, repr=not secret)
 
 
 def _parse_host(raw: str) -> str:
@@ -154,8 +156,35 @@ def _parse_room(raw: str) -> str:
 
 
 def _parse_mail_backend(raw: str) -> str:
-    if raw not in ("file", "console"):
-        raise ValueError("must be file or console")
+    if raw not in ("file", "console", "smtp"):
+        raise ValueError("must be file, console or smtp")
+    return raw
+
+
+_HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
+
+
+def _parse_smtp_host(raw: str) -> str:
+    try:
+        ipaddress.ip_address(raw)
+    except ValueError:
+        if len(raw) > 253 or not _HOST_NAME.fullmatch(raw):
+            raise ValueError(
+                "must be a host name such as smtp.example.ca or an IP address (no smtp://, and the "
+                "port goes in HAVEN_SMTP_PORT)"
+            ) from None
+    return raw
+
+
+def _parse_smtp_security(raw: str) -> str:
+    security = raw.lower()
+    if security not in ("starttls", "tls", "none"):
+        raise ValueError("must be starttls, tls or none")
+    return security
+
+
+def _parse_smtp_password(raw: str) -> str:
+    # Every text is a valid password, so the error message (which quotes the value) never shows one.
     return raw
 
 
@@ -174,6 +203,11 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "data_key": _parse_data_key,
     "mail_backend": _parse_mail_backend,
     "mail_dir": Path,
+    "smtp_host": _parse_smtp_host,
+    "smtp_port": _int_between(1, 65535),
+    "smtp_security": _parse_smtp_security,
+    "smtp_user": str,
+    "smtp_password": _parse_smtp_password,
     "argon2_time_cost": _int_between(1, 20),
     "argon2_memory_kib": _int_between(8, 4 * 1024 * 1024),
     "behind_proxy": _parse_bool,
@@ -245,6 +279,7 @@ class Settings:
         "Key that signs cookies, at least 32 characters. When unset, one is generated once and kept in "
         "`HAVEN_VAR_DIR/secret_key` (never commit it; `var/` is ignored by git).",
         shown="generated",
+        secret=True,
     )
     contact_email: str = _setting(
         "help@haven.invalid",
@@ -257,18 +292,47 @@ class Settings:
         "generated once and kept in `HAVEN_VAR_DIR/data_key`. **Back it up**: without it, stored "
         "passport numbers cannot be read.",
         shown="generated",
+        secret=True,
     )
     mail_backend: str = _setting(
         "file",
-        "Where account emails (verification, password reset) go: `file` (one `.eml` file each, in "
-        "`HAVEN_MAIL_DIR`) or `console` (the log). Emails wait in an outbox table until delivered.",
+        "Where Haven's emails go: `file` (one `.eml` file each, in `HAVEN_MAIL_DIR`), `console` (the "
+        "log) or `smtp` (a mail relay, `HAVEN_SMTP_HOST`). Emails wait in an outbox table until "
+        "delivered; one the relay refuses for good is kept there, marked failed, and not sent again.",
     )
     mail_from: str = _setting(
         "no-reply@haven.invalid",
-        "Address Haven's emails come from (their `From`, with the name Haven).",
+        "Address Haven's emails come from (their `From`, with the name Haven). With `smtp`, one the relay "
+        "lets Haven send from; the default is refused there.",
     )
     mail_dir: Path | None = _setting(  # noqa: RUF009 - None and a Path are immutable, sharing is safe
         None, "Folder for the file mail backend (default: `HAVEN_VAR_DIR/mail`)."
+    )
+    smtp_host: str = _setting(
+        "", "The mail relay's host name or IP address, with `HAVEN_MAIL_BACKEND=smtp` (required then)."
+    )
+    smtp_port: int | None = _setting(
+        None,
+        "The relay's port; the default follows `HAVEN_SMTP_SECURITY`.",
+        shown="`587`; `465` with `tls`, `25` with `none`",
+    )
+    smtp_security: str = _setting(
+        "starttls",
+        "How the connection to the relay is encrypted: `starttls` (plain, then upgraded to TLS "
+        "before anything is sent; the relay must offer it), `tls` (TLS from the start, as on port "
+        "465) or `none` (unencrypted: only for a relay on the same host or a private network). The "
+        "relay's certificate and name are checked against the system's trusted authorities.",
+    )
+    smtp_user: str = _setting(
+        "",
+        "User name Haven signs in to the relay with (SMTP AUTH), with `HAVEN_SMTP_PASSWORD`. Unset: Haven "
+        "does not sign in.",
+    )
+    smtp_password: str = _setting(
+        "",
+        "The password of `HAVEN_SMTP_USER`. Haven never prints or logs it; pass it in the environment "
+        "from a secret store rather than on a command line.",
+        secret=True,
     )
     argon2_time_cost: int = _setting(
         2,
@@ -328,6 +392,7 @@ class Settings:
         "Bearer token of the operators' API (`/admin/api/room`) and `haven room`. When unset, one is "
         "generated once and kept in `HAVEN_VAR_DIR/admin_token`.",
         shown="generated",
+        secret=True,
     )
     pass_minutes: int = _setting(
         60,
@@ -471,6 +536,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         )
     if settings.database_pgbouncer and is_sqlite_url(settings.database_url):
         raise SettingsError("HAVEN_DATABASE_PGBOUNCER: PgBouncer pools PostgreSQL; set HAVEN_DATABASE_URL.")
+    _check_mail(settings)
     if settings.workers > 1 and settings.shield and not settings.shared_room:
         raise SettingsError(
             "HAVEN_WORKERS: more than one worker needs HAVEN_REDIS_URL (or HAVEN_REDIS_SENTINELS), so "
@@ -478,6 +544,42 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             "waiting room (or set HAVEN_SHIELD=false)."
         )
     return settings
+
+
+def _check_mail(settings: Settings) -> None:
+    """The SMTP settings that only make sense together. The messages name the variables, never
+    the password's value."""
+    smtp_set = [
+        env_name(name)
+        for name in ("smtp_host", "smtp_port", "smtp_user", "smtp_password")
+        if getattr(settings, name) not in ("", None)
+    ]
+    if settings.mail_backend != "smtp":
+        if smtp_set:
+            raise SettingsError(
+                f"{', '.join(smtp_set)}: set, but HAVEN_MAIL_BACKEND is {settings.mail_backend}, so "
+                "no email would go to the relay; set HAVEN_MAIL_BACKEND=smtp (or unset them)."
+            )
+        return
+    if not settings.smtp_host:
+        raise SettingsError(
+            "HAVEN_SMTP_HOST: HAVEN_MAIL_BACKEND=smtp needs the mail relay's host name "
+            "(HAVEN_SMTP_HOST=smtp.example.ca)."
+        )
+    if settings.smtp_user and not settings.smtp_password:
+        raise SettingsError("HAVEN_SMTP_PASSWORD: HAVEN_SMTP_USER is set without its password.")
+    if settings.smtp_password and not settings.smtp_user:
+        raise SettingsError("HAVEN_SMTP_USER: HAVEN_SMTP_PASSWORD is set without the user name it goes with.")
+    if settings.smtp_user and settings.smtp_security == "none":
+        raise SettingsError(
+            "HAVEN_SMTP_SECURITY: with none, the password of HAVEN_SMTP_USER would cross the network "
+            "unencrypted; use starttls or tls."
+        )
+    if settings.mail_from.endswith(".invalid"):
+        raise SettingsError(
+            "HAVEN_MAIL_FROM: with HAVEN_MAIL_BACKEND=smtp, set the address Haven's emails come from; "
+            f"mail relays refuse {settings.mail_from}."
+        )
 
 
 def _stored_key(var_dir: Path, name: str, make: str, check: Callable[[str], str], what: str) -> str:

@@ -110,7 +110,10 @@ def test_test_only_and_unrelated_variables_are_left_alone(tmp_path: Path) -> Non
         ("HAVEN_SECRET_KEY", "short", "at least 32 characters"),
         ("HAVEN_CONTACT_EMAIL", "not an address", "email address"),
         ("HAVEN_LOG_LEVEL", "loud", "debug, info, warning, error"),
-        ("HAVEN_MAIL_BACKEND", "pigeon", "file or console"),
+        ("HAVEN_MAIL_BACKEND", "pigeon", "file, console or smtp"),
+        ("HAVEN_SMTP_HOST", "smtp://relay.example.ca:587", "host name such as smtp.example.ca"),
+        ("HAVEN_SMTP_PORT", "0", "between 1 and 65535"),
+        ("HAVEN_SMTP_SECURITY", "ssl", "starttls, tls or none"),
         ("HAVEN_BEHIND_PROXY", "maybe", "true or false"),
         ("HAVEN_ARGON2_TIME_COST", "0", "between 1 and 20"),
     ],
@@ -122,6 +125,73 @@ def test_a_bad_value_stops_startup_naming_the_variable(
         load({"HAVEN_VAR_DIR": str(tmp_path), variable: value})
     assert variable in str(error.value)
     assert fragment in str(error.value)
+
+
+SMTP = {
+    "HAVEN_MAIL_BACKEND": "smtp",
+    "HAVEN_MAIL_FROM": "no-reply@haven.example.ca",
+    "HAVEN_SMTP_HOST": "smtp.example.ca",
+}
+RELAY_PASSWORD = "relay-password-that-must-never-show"
+
+
+def test_a_relay_is_set_by_its_host_with_starttls_and_a_password_by_default(tmp_path: Path) -> None:
+    settings = load(
+        {
+            "HAVEN_VAR_DIR": str(tmp_path),
+            **SMTP,
+            "HAVEN_SMTP_USER": "haven",
+            "HAVEN_SMTP_PASSWORD": RELAY_PASSWORD,
+        }
+    )
+    assert (settings.mail_backend, settings.smtp_host, settings.smtp_port) == (
+        "smtp",
+        "smtp.example.ca",
+        None,
+    )
+    assert (settings.smtp_security, settings.smtp_user, settings.smtp_password) == (
+        "starttls",
+        "haven",
+        RELAY_PASSWORD,
+    )
+    listed = settings_doc.listing() + settings_doc.markdown_table()
+    assert "HAVEN_SMTP_PASSWORD" in listed
+    assert RELAY_PASSWORD not in listed
+    for address in ("10.0.0.25", "::1", "relay", "smtp.example.ca."):
+        assert load({"HAVEN_VAR_DIR": str(tmp_path), **SMTP, "HAVEN_SMTP_HOST": address}).smtp_host == address
+
+
+@pytest.mark.parametrize(
+    ("env", "named", "fragment"),
+    [
+        ({"HAVEN_SMTP_HOST": ""}, "HAVEN_SMTP_HOST", "needs the mail relay's host name"),
+        ({"HAVEN_SMTP_USER": "haven"}, "HAVEN_SMTP_PASSWORD", "without its password"),
+        ({"HAVEN_SMTP_PASSWORD": RELAY_PASSWORD}, "HAVEN_SMTP_USER", "without the user name"),
+        (
+            {
+                "HAVEN_SMTP_USER": "haven",
+                "HAVEN_SMTP_PASSWORD": RELAY_PASSWORD,
+                "HAVEN_SMTP_SECURITY": "none",
+            },
+            "HAVEN_SMTP_SECURITY",
+            "unencrypted",
+        ),
+        ({"HAVEN_MAIL_FROM": ""}, "HAVEN_MAIL_FROM", "refuse no-reply@haven.invalid"),
+        (
+            {"HAVEN_MAIL_BACKEND": "file", "HAVEN_SMTP_PASSWORD": RELAY_PASSWORD},
+            "HAVEN_SMTP_HOST, HAVEN_SMTP_PASSWORD",
+            "set HAVEN_MAIL_BACKEND=smtp",
+        ),
+    ],
+)
+def test_relay_settings_that_do_not_go_together_stop_startup_without_showing_the_password(
+    tmp_path: Path, env: dict[str, str], named: str, fragment: str
+) -> None:
+    with pytest.raises(SettingsError) as error:
+        load({"HAVEN_VAR_DIR": str(tmp_path), **SMTP, **env})
+    assert str(error.value).startswith(named)
+    assert fragment in str(error.value)
+    assert RELAY_PASSWORD not in str(error.value)
 
 
 def test_values_are_parsed_to_their_types(tmp_path: Path) -> None:

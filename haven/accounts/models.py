@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import ForeignKey, Integer, String, Uuid
+from sqlalchemy import ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haven.db import Base, UtcDateTime
@@ -13,6 +13,8 @@ from haven.db import Base, UtcDateTime
 
 class Account(Base):
     __tablename__ = "accounts"
+    # The retention sweep's: accounts never confirmed, by their age.
+    __table_args__ = (Index("ix_accounts_email_verified_at_created_at", "email_verified_at", "created_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     email: Mapped[str] = mapped_column(String(254), unique=True)  # kept lowercased
@@ -33,7 +35,7 @@ class WebSession(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class EmailToken(Base):
@@ -56,5 +58,5 @@ class Throttle(Base):
 
     key: Mapped[str] = mapped_column(String(320), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    window_start: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    window_start: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
     blocked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)

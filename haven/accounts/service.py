@@ -198,7 +198,7 @@ class Accounts:
             existing = await session.scalar(select(Account).where(Account.email == email))
             if existing is not None:
                 subject, body = self.letters.already_registered(existing.language)
-                queue(session, email, subject, body)
+                queue(session, email, subject, body, language=existing.language)
                 return
             now = self.clock.now()
             account = Account(
@@ -213,7 +213,7 @@ class Accounts:
             await session.flush()
             token = await _issue_token(session, account, "verify", now, VERIFY_FOR, browser)
             subject, body = self.letters.verify(lang, token)
-            queue(session, email, subject, body)
+            queue(session, email, subject, body, language=lang)
 
     async def resend_verification(self, account_id: uuid.UUID, *, browser: str | None = None) -> None:
         async with self.database.transaction() as session:
@@ -223,7 +223,7 @@ class Accounts:
             now = self.clock.now()
             token = await _issue_token(session, account, "verify", now, VERIFY_FOR, browser)
             subject, body = self.letters.verify(account.language, token)
-            queue(session, account.email, subject, body)
+            queue(session, account.email, subject, body, language=account.language)
 
     async def verify_email(
         self, token: str, *, browser: str | None = None, replacing: str | None = None
@@ -283,24 +283,10 @@ class Accounts:
         return account, session_id
 
     async def _check_throttles(self, session: AsyncSession, keys: tuple[str, ...]) -> None:
-        now = self.clock.now()
-        rows = (await session.scalars(select(Throttle).where(Throttle.key.in_(keys)))).all()
-        waits = [row.blocked_until - now for row in rows if row.blocked_until and row.blocked_until > now]
-        if waits:
-            raise TooManyAttempts(int(max(waits).total_seconds()) + 1)
+        await check_throttles(session, self.clock.now(), keys)
 
     async def _record_failure(self, session: AsyncSession, key: str, allowance: int) -> None:
-        now = self.clock.now()
-        row = await session.get(Throttle, key, with_for_update=True)
-        if row is None or now - row.window_start > WINDOW:
-            if row is None:
-                row = Throttle(key=key, failures=0, window_start=now)
-                session.add(row)
-            row.failures, row.window_start, row.blocked_until = 0, now, None
-        row.failures += 1
-        if row.failures > allowance:
-            wait = min(MAX_WAIT, BASE_WAIT * 2 ** (row.failures - allowance - 1))
-            row.blocked_until = now + wait
+        await record_failure(session, self.clock.now(), key, allowance)
 
     async def _new_session(self, session: AsyncSession, account_id: uuid.UUID) -> str:
         session_id = new_token()
@@ -344,7 +330,7 @@ class Accounts:
                 return  # the page says the same either way
             token = await _issue_token(session, account, "reset", self.clock.now(), RESET_FOR)
             subject, body = self.letters.reset(account.language, token)
-            queue(session, account.email, subject, body)
+            queue(session, account.email, subject, body, language=account.language)
 
     async def check_reset_token(self, token: str) -> None:
         async with self.database.transaction() as session:
@@ -397,6 +383,30 @@ def _seen(connection: Connection, id_hash: str, now: dt.datetime) -> None:
         .where(_SESSIONS.c.id_hash == id_hash, _SESSIONS.c.last_seen_at < now)
         .values(last_seen_at=now)
     )
+
+
+async def check_throttles(session: AsyncSession, now: dt.datetime, keys: tuple[str, ...]) -> None:
+    """Refuse (``TooManyAttempts``) while any of ``keys`` is blocked: the sign-in limits, shared by
+    applicants' and operators' sign-ins."""
+    rows = (await session.scalars(select(Throttle).where(Throttle.key.in_(keys)))).all()
+    waits = [row.blocked_until - now for row in rows if row.blocked_until and row.blocked_until > now]
+    if waits:
+        raise TooManyAttempts(int(max(waits).total_seconds()) + 1)
+
+
+async def record_failure(session: AsyncSession, now: dt.datetime, key: str, allowance: int) -> None:
+    """Count a failed attempt for ``key`` in its window; past ``allowance``, block it for a time
+    that doubles with each further failure (at most ``MAX_WAIT``)."""
+    row = await session.get(Throttle, key, with_for_update=True)
+    if row is None or now - row.window_start > WINDOW:
+        if row is None:
+            row = Throttle(key=key, failures=0, window_start=now)
+            session.add(row)
+        row.failures, row.window_start, row.blocked_until = 0, now, None
+    row.failures += 1
+    if row.failures > allowance:
+        wait = min(MAX_WAIT, BASE_WAIT * 2 ** (row.failures - allowance - 1))
+        row.blocked_until = now + wait
 
 
 class MailWriter(Protocol):

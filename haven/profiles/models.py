@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haven.db import Base, UtcDateTime
@@ -14,7 +14,11 @@ from haven.db import Base, UtcDateTime
 
 class Profile(Base):
     __tablename__ = "profiles"
-    __table_args__ = (UniqueConstraint("account_id", "create_key"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "create_key"),
+        # What the retention sweep looks for: drafts and expired profiles by their age.
+        Index("ix_profiles_state_created_at", "state", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)

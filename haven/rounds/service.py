@@ -420,6 +420,7 @@ class Rounds:
                     "recipient": person.email,
                     "subject": subject,
                     "body": body,
+                    "language": lang,
                     "created_at": now,
                     "attempts": 0,
                 }
@@ -628,6 +629,7 @@ class Rounds:
                             "recipient": row.email,
                             "subject": subject,
                             "body": body,
+                            "language": lang,
                             "created_at": now,
                             "attempts": 0,
                         }

@@ -22,7 +22,7 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -101,6 +101,33 @@ def describe(
     }
 
 
+def controls(state: RoomState) -> dict[str, Any]:
+    """What the operators set, as the audit log records it before and after a change."""
+    return {
+        "mode": state.mode,
+        "queueing": state.queueing,
+        "rate": state.rate if state.mode == "rate" else None,
+        "event_start": datetime.fromtimestamp(state.event_start).astimezone().isoformat()
+        if state.mode == "event"
+        else None,
+        "event_seed": state.event_seed if state.mode == "event" else None,
+    }
+
+
+async def apply(room: Room, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Change the room (for every worker: the shared store) and return its controls before and after."""
+    before = controls(await room.store.state(room.name, room.now()))
+    await room.store.configure(room.name, **changes)
+    room.state = await room.store.state(room.name, room.now())
+    logger.warning("waiting room %s: %s", room.settings.name, changes)
+    return before, controls(room.state)
+
+
+# Writes one line of the audit log: who ("the operators' token" for the API), the action, the
+# controls before and after, and the client's address.
+Audit = Callable[[str, str, dict[str, Any], dict[str, Any], str], Awaitable[None]]
+
+
 class AdminError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -115,6 +142,12 @@ def parse_action(body: bytes) -> dict[str, Any]:
         raise AdminError("body", "must be a JSON object") from None
     if not isinstance(data, dict):
         raise AdminError("body", "must be a JSON object")
+    return checked_action(data)
+
+
+def checked_action(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Checked changes for ``Store.configure`` from an action and its values (the API's body, the
+    console's form); ``AdminError`` names the field."""
     action = data.get("action")
     if action == "pause":
         return {"mode": "paused"}
@@ -191,8 +224,12 @@ async def operate(
     scope: Scope,
     receive: Receive,
     send: Send,
+    *,
+    audit: Audit | None = None,
+    address: str = "",
 ) -> int:
-    """Answer one request to the operators' API (``worker``: this worker's side, for the answer)."""
+    """Answer one request to the operators' API (``worker``: this worker's side, for the answer;
+    ``audit``: where each change is recorded, with the client's ``address``)."""
     if not authorised(scope, token):
         return await send_json(
             send,
@@ -216,9 +253,10 @@ async def operate(
         except AdminError as error:
             detail = [{"loc": ["body", error.field], "msg": str(error), "type": "value_error"}]
             return await send_json(send, 422, {"detail": detail})
-        await room.store.configure(room.name, **changes)
-        room.state = await room.store.state(room.name, room.now())
-        logger.warning("waiting room %s: %s", room.settings.name, changes)
+        before, after = await apply(room, changes)
+        if audit is not None:
+            action = str(json.loads(body or b"{}").get("action"))
+            await audit("token", action, before, after, address)
         reports = await room.store.reports(room.name, room.now(), REPORTS_FRESH)
         return await send_json(send, 200, describe(room, room.state, worker(), reports))
     except StoreUnavailable:

@@ -18,12 +18,14 @@ import json
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Final
 from urllib.parse import parse_qs
 
 from haven.settings import Settings
+from haven.shield.admin import Audit
 from haven.shield.budget import Budget
 from haven.shield.costs import Kind, cost_ms
 from haven.shield.lane import Lane, Origin
@@ -65,6 +67,28 @@ BUSY_ROUTE: Final = "busy"  # the route class of a request shed before it reache
 Headers = list[tuple[bytes, bytes]]
 
 
+class RecentLatencies:
+    """How long the requests let through took, over the last ``span`` seconds (the newest ``size``
+    at most): the p99 each worker reports for the operators' console."""
+
+    def __init__(self, span: float = 10.0, size: int = 4096) -> None:
+        self.span = span
+        self._samples: deque[tuple[float, float]] = deque(maxlen=size)
+
+    def add(self, at: float, seconds: float) -> None:
+        self._samples.append((at, seconds))
+
+    def p99(self, now: float) -> float | None:
+        """The 99th percentile (nearest rank) of the span's latencies, None without any."""
+        samples = self._samples
+        while samples and samples[0][0] < now - self.span:
+            samples.popleft()
+        if not samples:
+            return None
+        ordered = sorted(seconds for _, seconds in samples)
+        return ordered[max(0, -(-99 * len(ordered) // 100) - 1)]
+
+
 class Shield:
     """The shield's parts in one worker, their lifecycle (the room's ticks, the loop-lag watch) and
     the operations both of its layers perform for a visitor."""
@@ -101,6 +125,9 @@ class Shield:
         self.limits = open_limits(settings)
         self.cookies = Cookies.from_settings(settings)
         self.busy_page = busy_page
+        self.latencies = RecentLatencies()
+        # Where the operators' API records each change (the console's audit log, once the app runs).
+        self.audit: Audit | None = None
         self.refused: dict[tuple[str, str], int] = {}  # (cookie, reason) -> count
         self.sheds: dict[str, int] = {}  # "rate" -> 429s sent (the limiter and the lane count theirs)
         self._tasks: list[asyncio.Task[None]] = []
@@ -180,6 +207,7 @@ class Shield:
     def report(self) -> dict[str, object]:
         """What this worker reports at each tick for the cluster's view (``haven room status``)."""
         room, limiter = self.room, self.limiter
+        p99 = self.latencies.p99(time.monotonic())
         return {
             "worker": self.worker_id,
             "degraded": room.degraded,
@@ -190,7 +218,10 @@ class Shield:
             "pressure": round(limiter.pressure(), 3),
             "admitted": room.admitted,
             "joins": room.joins,
+            "arrivals": room.joins + room.direct,
             "sheds": sum(self.shed_counts().values()),
+            "shed_reasons": self.shed_counts(),
+            "p99_ms": None if p99 is None else round(p99 * 1000, 1),
         }
 
     def shed_counts(self) -> dict[str, int]:

@@ -123,6 +123,7 @@ class Room:
         self.eta_errors: deque[float] = deque(maxlen=1000)  # |actual − predicted| ÷ actual
         self.admitted = 0  # passes granted by this worker (from the queue or at once)
         self.joins = 0
+        self.direct = 0  # passes granted at once, without a place in line (arrivals: joins + these)
         self.line = LineMeter()
         self._carry = 0.0
         self._last_tick = 0.0
@@ -192,6 +193,7 @@ class Room:
         """Take a direct admission while the room is idle; False (and the room starts queueing) when
         new visitors come faster than the rate the origin has been shown to take."""
         if self.state.mode == "open":
+            self.direct += 1
             return True
         now = self.now()
         burst = max(2.0, self.rate * BURST_SECONDS)
@@ -200,6 +202,7 @@ class Room:
         if self._tokens >= 1.0:
             self._tokens -= 1.0
             self._taken += 1
+            self.direct += 1
             return True
         if self.state.mode == "auto" and not self.state.queueing:
             logger.warning("new visitors outpace the admission rate: the waiting room is queueing")

@@ -58,7 +58,16 @@ class WaitingRoom:
             await self.routes[path](scope, receive, send)
         elif path == ADMIN_PATH:
             shield = self.shield
-            await operate(shield.room, shield.settings.admin_token, shield.worker, scope, receive, send)
+            await operate(
+                shield.room,
+                shield.settings.admin_token,
+                shield.worker,
+                scope,
+                receive,
+                send,
+                audit=shield.audit,
+                address=shield.address(scope),
+            )
         else:
             await self.app(scope, receive, send)
 

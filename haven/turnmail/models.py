@@ -36,4 +36,4 @@ class TurnEmail(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
     used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, default=None)
-    outbox_id: Mapped[int | None] = mapped_column(Integer, default=None)  # erased once delivered
+    outbox_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)  # erased once delivered

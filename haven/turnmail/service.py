@@ -350,7 +350,7 @@ class TurnMail:
                 subject, body = turn_letter(language, link, self.settings.turn_link_minutes, expires)
                 # The address must leave the outbox too once delivered: the message's id is kept to
                 # erase it (``erase``).
-                message = queue(session, email, subject, body)
+                message = queue(session, email, subject, body, language=language)
                 await session.flush()
                 await session.execute(
                     update(TurnEmail).where(TurnEmail.id == row_id).values(outbox_id=message.id)
@@ -370,7 +370,13 @@ class TurnMail:
                 await session.scalars(
                     select(OutboxMessage.id)
                     .join(TurnEmail, TurnEmail.outbox_id == OutboxMessage.id)
-                    .where(or_(OutboxMessage.sent_at.is_not(None), OutboxMessage.attempts >= MAX_ATTEMPTS))
+                    .where(
+                        or_(
+                            OutboxMessage.sent_at.is_not(None),
+                            OutboxMessage.failed_at.is_not(None),  # refused for good, or abandoned
+                            OutboxMessage.attempts >= MAX_ATTEMPTS,  # abandoned before failed_at was kept
+                        )
+                    )
                 )
             ).all()
             if done:

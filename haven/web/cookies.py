@@ -1,6 +1,6 @@
 """Every cookie Haven sets: their names, and the one writer, so that all of them carry the same
-attributes: ``HttpOnly``, ``SameSite=Lax``, ``Path=/`` and, whenever the visitor reached Haven over
-TLS, ``Secure``.
+attributes: ``HttpOnly``, ``SameSite=Lax``, ``Path=/`` (the operators' cookie narrower still) and,
+whenever the visitor reached Haven over TLS, ``Secure``.
 
 Over TLS means any of: the request came over https; our own proxy says it did (the last entry of
 ``X-Forwarded-Proto``, believed only with ``HAVEN_BEHIND_PROXY``); or Haven's public address is https,
@@ -22,7 +22,12 @@ CSRF_COOKIE: Final = "haven_csrf"
 # Names the signed-in account to the waiting room (signed, so it cannot be borrowed), which keeps one
 # place in the queue per account whatever the browser. It grants nothing else.
 HOLDER_COOKIE: Final = "haven_holder"
-NAMES: Final = frozenset((PASS_COOKIE, TICKET_COOKIE, SESSION_COOKIE, CSRF_COOKIE, HOLDER_COOKIE))
+# An operator's session in the console: sent only to ``/admin`` and never from another site's page
+# (``SameSite=Strict``), so it reaches nothing of an applicant's, and theirs opens nothing of it.
+OPERATOR_COOKIE: Final = "haven_operator"
+NAMES: Final = frozenset(
+    (PASS_COOKIE, TICKET_COOKIE, SESSION_COOKIE, CSRF_COOKIE, HOLDER_COOKIE, OPERATOR_COOKIE)
+)
 # What RFC 6265 allows in a cookie value: every value Haven writes is URL-safe text, so anything else
 # is a mistake of ours, refused loudly rather than sent as a header a browser would cut short.
 _FORBIDDEN: Final = frozenset(' ",;\\\x7f') | frozenset(chr(c) for c in range(0x20))
@@ -45,17 +50,28 @@ class Cookies:
             return True
         return forwarded_https(self.behind_proxy, header(scope, b"x-forwarded-proto"))
 
-    def header(self, scope: Scope, name: str, value: str, max_age: int | None = None) -> tuple[bytes, bytes]:
+    def header(
+        self,
+        scope: Scope,
+        name: str,
+        value: str,
+        max_age: int | None = None,
+        *,
+        path: str = "/",
+        same_site: str = "Lax",
+    ) -> tuple[bytes, bytes]:
         """The ``Set-Cookie`` header for ``name``: kept ``max_age`` seconds, or until the browser
-        closes when None (sessions); 0 deletes it."""
+        closes when None (sessions); 0 deletes it. ``path`` and ``same_site`` narrow where the
+        browser sends it (the operators' cookie: ``/admin``, ``Strict``)."""
         if name not in NAMES:
             raise ValueError(f"{name} is not one of Haven's cookies")
         if any(c in _FORBIDDEN for c in value) or not value.isascii():
             raise ValueError(f"{name}: a cookie value must be plain URL-safe text")
         lifetime = "" if max_age is None else f"; Max-Age={max_age}"
         secure = "; Secure" if self.secure(scope) else ""
-        return b"set-cookie", f"{name}={value}{lifetime}; Path=/; HttpOnly; SameSite=Lax{secure}".encode()
+        attributes = f"Path={path}; HttpOnly; SameSite={same_site}{secure}"
+        return b"set-cookie", f"{name}={value}{lifetime}; {attributes}".encode()
 
-    def deletion(self, scope: Scope, name: str) -> tuple[bytes, bytes]:
+    def deletion(self, scope: Scope, name: str, *, path: str = "/") -> tuple[bytes, bytes]:
         """The header that removes ``name`` from the browser."""
-        return self.header(scope, name, "", 0)
+        return self.header(scope, name, "", 0, path=path)

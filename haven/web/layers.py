@@ -107,3 +107,24 @@ class ProblemPage:
                 logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if noted.status == 0:
                 await self.page.send_as_is(scope, send)
+
+
+class Operators:
+    """Sends the operators' console (every address under ``prefix`` but the room's own JSON API,
+    which the waiting room answers) straight to ``console``: past the waiting room and the
+    admission limiter it steers, so that operators get in first whatever the crowd. Everything else
+    goes on to ``app``."""
+
+    def __init__(self, app: ASGIApp, console: ASGIApp, prefix: str, keep: frozenset[str]) -> None:
+        self.app = app
+        self.console = console
+        self.prefix = prefix
+        self.keep = keep
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"] if scope["type"] == "http" else ""
+        if (path == self.prefix or path.startswith(self.prefix + "/")) and path not in self.keep:
+            name_route(scope, "console")
+            await self.console(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -87,6 +87,17 @@ def test_everything_else_is_proxied_to_haven(stack: tuple[RunningNginx, RunningS
     assert "Nous ne pouvons trouver cette page" in missing.text
 
 
+def test_the_console_always_reaches_haven_and_is_never_kept(live: tuple[RunningNginx, RunningServer]) -> None:
+    nginx, haven = live
+    before = _origin_requests(haven)
+    for _ in range(20):
+        answer = httpx.get(nginx.base_url + "/admin/en/sign-in")
+        assert answer.status_code == 200
+        assert answer.headers.get("x-served-by") == "haven"
+        assert answer.headers["cache-control"] == "private, no-store"
+    assert _origin_requests(haven) - before == 20
+
+
 def test_with_haven_down_pages_stay_up_and_the_rest_gets_the_busy_page(
     tmp_path: Path,
 ) -> None:

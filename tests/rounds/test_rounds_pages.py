@@ -156,6 +156,9 @@ async def one_round(
     assert "Subject: Haven: you are invited to apply for permanent residence" in english
     assert "CRS score of 429" in english
     assert "Subject: Haven\u00a0: " in french
+    assert '<html lang="fr">' in french  # the HTML part too, in the person's language
+    assert "Content-Language: fr" in french
+    assert '<html lang="en">' in english
     assert ada_page in english
 
     # The status pages.

@@ -13,6 +13,7 @@ from html import unescape
 from typing import Final
 
 import httpx
+import pyotp
 import pytest
 from babel.messages.pofile import read_po
 
@@ -108,7 +109,9 @@ class Reader:
     async def __call__(self, response: httpx.Response) -> None:
         await response.aread()
         path = response.url.path
-        if path.startswith("/fr") and response.headers.get("content-type", "").startswith("text/html"):
+        if path.startswith(("/fr", "/admin/fr")) and response.headers.get("content-type", "").startswith(
+            "text/html"
+        ):
             self.pages[str(response.url)] = response.text
 
 
@@ -145,6 +148,18 @@ async def test_every_french_page_is_in_french(
             await visitor.get(f"{task_list}/{slug}")
         await fill_profile(visitor, task_list, "fr")
         await visitor.get(f"{task_list}/verifier-reponses")
+    # The operators' console: signing in, the room, a control's confirmation and the audit log.
+    operator = await french_app.services.operators.add("rosa", "a long operator password")
+    async with Visitor.of(french_app, db_settings.mail_folder) as visitor:
+        visitor.client.event_hooks["response"] = [reader]
+        code = pyotp.TOTP(operator.secret).now()
+        fields = {"name": "rosa", "password": "a long operator password", "code": code}
+        assert (await visitor.submit("/admin/fr/connexion", fields)).status_code == 303
+        for action in ("pause", "rate"):
+            await visitor.submit("/admin/fr/commandes", {"action": action, "rate": "2"}, page="/admin/fr")
+        await visitor.submit("/admin/fr/commandes", {"action": "rate", "rate": "beaucoup"}, page="/admin/fr")
+        await visitor.get("/admin/fr/journal")
+    assert any("/admin/fr/commandes" in url for url in reader.pages)
     assert len(reader.pages) > 40, sorted(reader.pages)
     problems = {
         url: found for url, html in reader.pages.items() if (found := english_on(html, twins.get(url)))

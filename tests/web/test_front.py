@@ -15,7 +15,7 @@ from haven.ops.metrics import Metrics
 from haven.shield.admission import Admission
 from haven.shield.waiting import WaitingRoom
 from haven.web.asgi import ASGIApp, Message, Noted
-from haven.web.layers import MAX_TARGET_BYTES, FinishedPages, ProblemPage, TargetLimit
+from haven.web.layers import MAX_TARGET_BYTES, FinishedPages, Operators, ProblemPage, TargetLimit
 from tests.conftest import make_settings
 from tests.shield.gate_kit import gated, stub
 
@@ -38,6 +38,7 @@ def test_the_stack_is_the_one_the_readme_draws(app: Haven, tmp_path: Path) -> No
         FinishedPages,
         OpsEndpoints,
         TargetLimit,
+        Operators,
         WaitingRoom,
         Admission,
         ProblemPage,
@@ -45,7 +46,7 @@ def test_the_stack_is_the_one_the_readme_draws(app: Haven, tmp_path: Path) -> No
     settings = make_settings(tmp_path / "var", HAVEN_SHIELD="false")
     bare = compose(settings, app.clock, app.site, app.responses, app.query_pages, stub)
     assert bare.shield is None
-    assert layers(bare) == [Metrics, FinishedPages, OpsEndpoints, TargetLimit, ProblemPage]
+    assert layers(bare) == [Metrics, FinishedPages, OpsEndpoints, TargetLimit, Operators, ProblemPage]
 
 
 def requests_counted(haven: Haven) -> dict[tuple[str, str], float]:

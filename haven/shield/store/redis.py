@@ -307,7 +307,7 @@ def connect(
         options["db"] = int(parts.path.strip("/") or 0)
         options["ssl"] = parts.scheme == "rediss"
     addresses = [(host, int(port)) for host, _, port in (item.rpartition(":") for item in sentinels)]
-    manager = Sentinel(  # type: ignore[no-untyped-call]
+    manager = Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
         addresses, sentinel_kwargs={"socket_timeout": timeout, "socket_connect_timeout": timeout}
     )
     return manager.master_for(master, connection_pool_class=_BlockingSentinelPool, **options)  # type: ignore[no-any-return]
