@@ -610,6 +610,7 @@ def container_env(container: dict[str, Any]) -> tuple[dict[str, str], set[str]]:
     samples = {
         **sample_secrets(),
         "HAVEN_DATABASE_URL": "postgresql://haven:secret@haven-pgbouncer:6432/haven",
+        "HAVEN_SMTP_PASSWORD": secrets.token_urlsafe(24),
     }
     literal: dict[str, str] = {}
     from_secrets: set[str] = set()
@@ -630,7 +631,8 @@ def test_the_pods_get_settings_haven_accepts_with_shared_keys_from_a_secret(
     settings = haven_settings(env, tmp_path)
     assert settings.shared_room
     assert settings.database_pgbouncer
-    assert set(SHARED_SECRETS) | {"HAVEN_DATABASE_URL"} <= from_secrets
+    assert set(SHARED_SECRETS) | {"HAVEN_DATABASE_URL", "HAVEN_SMTP_PASSWORD"} <= from_secrets
+    assert settings.mail_backend == "smtp"  # a pod's emails must leave it
     (port,) = container_of(deployment)["ports"]
     assert port["containerPort"] == settings.port
 
