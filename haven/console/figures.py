@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import deque
@@ -31,7 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from haven.shield.admin import REPORTS_FRESH
+from haven.shield.admin import REPORTS_FRESH, report_views
 from haven.shield.store import RoomState, Store, StoreUnavailable
 
 Reading = Callable[[], Awaitable[tuple[RoomState, dict[str, str]]]]
@@ -79,12 +78,7 @@ class History:
 
     def observe(self, at: float, state: RoomState, reports: Mapping[str, str]) -> Sample | None:
         """Add the sample between the previous reading and this one (None at the first reading)."""
-        views: list[dict[str, object]] = []
-        for text in reports.values():
-            with contextlib.suppress(ValueError):
-                found = json.loads(text)
-                if isinstance(found, dict):
-                    views.append(found)
+        views = report_views(reports)
         arrivals = admitted = 0.0
         reasons: dict[str, float] = {}
         seen: dict[str, _Seen] = {}

@@ -100,6 +100,17 @@ class ConsolePage:
         target = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
         return self.redirect(f"{path('sign_in', self.lang)}?next={quote(target)}")
 
+    async def operator_and_form(self) -> tuple[SignedIn, dict[str, str]] | Response:
+        """The signed-in operator and the form they posted; or the answer when there is no
+        operator (to sign in first) or no good form."""
+        operator = await self.operator()
+        if operator is None:
+            return self.sign_in_first()
+        form = await self.posted()
+        if isinstance(form, Response):
+            return form
+        return operator, form
+
     async def posted(self) -> dict[str, str] | Response:
         try:
             form = await read_form(self.request)

@@ -103,12 +103,10 @@ def _size(raw: str) -> int:
 
 async def run_round(page: ConsolePage) -> Response:
     """A round asked for (its dry run, to confirm) or confirmed (run, and written to the log)."""
-    operator = await page.operator()
-    if operator is None:
-        return page.sign_in_first()
-    form = await page.posted()
-    if isinstance(form, Response):
-        return form
+    found = await page.operator_and_form()
+    if isinstance(found, Response):
+        return found
+    operator, form = found
     _ = page.gettext
     values = {name: form.get(name, "") for name in ("size", "kind", "at")}
     now = page.app.clock.now()

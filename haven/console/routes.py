@@ -319,12 +319,10 @@ def _changes(form: dict[str, str], now: dt.datetime) -> dict[str, Any]:
 
 async def controls(page: ConsolePage) -> Response:
     """A control, asked for (the confirmation page) or confirmed (done, and written to the log)."""
-    operator = await page.operator()
-    if operator is None:
-        return page.sign_in_first()
-    form = await page.posted()
-    if isinstance(form, Response):
-        return form
+    found = await page.operator_and_form()
+    if isinstance(found, Response):
+        return found
+    operator, form = found
     shield = page.console.shield
     _ = page.gettext
     values = {name: form.get(name, "") for name in ("action", "rate", "start", "seed")}

@@ -41,14 +41,20 @@ MAX_RATE: Final = 1_000_000.0
 REPORTS_FRESH: Final = 10.0  # seconds: a worker that has not reported for longer is gone
 
 
-def cluster_view(reports: dict[str, str]) -> dict[str, Any]:
-    """Every worker's last report (``Shield.view``), with the cluster's sums."""
+def report_views(reports: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The workers' reports (``Shield.report``, as JSON text) that read as objects."""
     views: list[dict[str, Any]] = []
     for text in reports.values():
         with contextlib.suppress(ValueError):
             found = json.loads(text)
             if isinstance(found, dict):
                 views.append(found)
+    return views
+
+
+def cluster_view(reports: dict[str, str]) -> dict[str, Any]:
+    """Every worker's last report (``Shield.view``), with the cluster's sums."""
+    views = report_views(reports)
     views.sort(key=lambda view: str(view.get("worker", "")))
 
     def total(name: str) -> float:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
@@ -78,15 +78,6 @@ class DyingMailer:
 def at(moment: dt.datetime) -> Callable[[], dt.datetime]:
     """A clock that stands at ``moment``."""
     return lambda: moment
-
-
-@pytest.fixture
-async def database(db_settings: settings_module.Settings) -> AsyncIterator[Database]:
-    database = Database(create_engine(db_settings))
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def queued(

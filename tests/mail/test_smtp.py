@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -21,7 +21,16 @@ from haven.mail.models import OutboxMessage
 from haven.mail.outbox import RETRY_WAITS, deliver, queue
 from haven.mail.smtp import TIMEOUT, SmtpMailer
 from haven.services import Services, mailer_for
-from tests.mail.relay import PASSWORD, USER, Inbox, certificates, relay, silent_relay, unused_port
+from tests.mail.relay import (
+    PASSWORD,
+    USER,
+    Certificates,
+    Inbox,
+    certificates,
+    relay,
+    silent_relay,
+    unused_port,
+)
 
 SENDER = "no-reply@haven.example.ca"
 ADDRESS = "bea@example.org"
@@ -33,15 +42,6 @@ BODY = (
     "The Haven team\n"
 )
 MOMENT = dt.datetime(2026, 12, 4, 15, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-async def database(db_settings: settings_module.Settings) -> AsyncIterator[Database]:
-    database = Database(create_engine(db_settings))
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def queued(database: Database, recipient: str = ADDRESS, *, language: str = "en") -> int:
@@ -147,6 +147,20 @@ async def test_a_french_account_gets_its_letter_in_french_in_both_parts(
     assert f'<a href="{link.group(0)}"' in html.replace("&amp;", "&")
 
 
+def encrypted(port: int, security: str, certs: Certificates, password: str) -> SmtpMailer:
+    """A mailer for the test relay over ``security``, trusting the test's own authority."""
+    return SmtpMailer(
+        "127.0.0.1",
+        SENDER,
+        port=port,
+        security=security,
+        user=USER,
+        password=password,
+        local_hostname="haven.test",
+        tls_context=certs.client,
+    )
+
+
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 async def test_an_encrypted_relay_that_wants_a_password_takes_the_message(
     database: Database, tmp_path: Path, security: str
@@ -156,16 +170,7 @@ async def test_an_encrypted_relay_that_wants_a_password_takes_the_message(
     message_id = await queued(database)
     starttls, tls = (certs.server, None) if security == "starttls" else (None, certs.server)
     async with relay(inbox, auth=True, starttls=starttls, tls=tls) as port:
-        mailer = SmtpMailer(
-            "127.0.0.1",
-            SENDER,
-            port=port,
-            security=security,
-            user=USER,
-            password=PASSWORD,
-            local_hostname="haven.test",
-            tls_context=certs.client,
-        )
+        mailer = encrypted(port, security, certs, PASSWORD)
         assert await deliver(database, mailer) == 1
     assert [received.recipients for received in inbox.received] == [[ADDRESS]]
     assert (await stored(database, message_id)).sent_at is not None
@@ -180,16 +185,7 @@ async def test_a_wrong_password_keeps_every_message_queued_and_says_why(
     first, second = await queued(database), await queued(database, "cy@example.org")
     starttls, tls = (certs.server, None) if security == "starttls" else (None, certs.server)
     async with relay(inbox, auth=True, starttls=starttls, tls=tls) as port:
-        mailer = SmtpMailer(
-            "127.0.0.1",
-            SENDER,
-            port=port,
-            security=security,
-            user=USER,
-            password="not the password",
-            local_hostname="haven.test",
-            tls_context=certs.client,
-        )
+        mailer = encrypted(port, security, certs, "not the password")
         assert await deliver(database, mailer, now=at(MOMENT)) == 0
     assert inbox.received == []
     tried, waiting = await stored(database, first), await stored(database, second)
