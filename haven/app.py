@@ -36,7 +36,9 @@ from haven.console import routes as console_routes
 from haven.console.figures import Sampler, reader
 from haven.console.paths import PREFIX as CONSOLE_PREFIX
 from haven.content import search
-from haven.content.site import ACCOUNT_KEY, Site, build_site
+from haven.content.site import ACCOUNT_KEY, REPORT_KEY, Site, build_site
+from haven.feedback import routes as feedback_routes
+from haven.feedback.paths import PATHS as FEEDBACK_PATHS
 from haven.mail.metrics import MailExporter
 from haven.ops.health import OpsEndpoints, Readiness
 from haven.ops.metrics import Metrics, RequestMetrics
@@ -207,13 +209,18 @@ def create_framework(site: Site, clock: Clock) -> FastAPI:
     app.include_router(accounts_routes.build_router())
     app.include_router(profiles_routes.build_router())
     app.include_router(console_routes.build_router())
+    app.include_router(feedback_routes.build_router())
     return app
 
 
 def create_app(settings: settings_module.Settings, *, clock: Clock | None = None) -> Haven:
     clock = clock or SystemClock()
     # The header links to the account's home, a route of the accounts feature.
-    links = {**checker_routes.links(), ACCOUNT_KEY: dict(ACCOUNT_PATHS["home"])}
+    links = {
+        **checker_routes.links(),
+        ACCOUNT_KEY: dict(ACCOUNT_PATHS["home"]),
+        REPORT_KEY: dict(FEEDBACK_PATHS["report"]),  # the footer's "report a problem"
+    }
     site = build_site(settings, dynamic_links=links)
     framework = create_framework(site, clock)
     docs = apidocs.render_docs(site.renderer, site.base_url, framework.openapi())

@@ -30,6 +30,7 @@ from haven.accounts.models import Account, EmailToken, Throttle, WebSession
 from haven.accounts.service import WINDOW
 from haven.console.models import AuditEntry, OperatorSession
 from haven.db import Database, create_engine, utcnow
+from haven.feedback.models import ProblemReport
 from haven.mail.models import OutboxMessage
 from haven.mail.outbox import MAX_ATTEMPTS
 from haven.profiles.models import Profile
@@ -51,6 +52,7 @@ UNCONFIRMED_KEPT: Final = dt.timedelta(days=30)  # an account whose address was 
 # The operators' audit log: who did what to the room, and from which address. Two years answers any
 # review of a night's decisions; after that the entries (and the addresses in them) go.
 AUDIT_KEPT: Final = dt.timedelta(days=730)
+REPORTS_KEPT: Final = dt.timedelta(days=365)  # "report a problem with this page": a year to act on it
 # The states of a profile that has been in the pool ("accepted" has an application: never deleted).
 POOLED: Final = ("submitted", "invited", "withdrawn")
 
@@ -65,6 +67,7 @@ APPLICATIONS: Final = cast(Table, Application.__table__)
 ACCOUNTS: Final = cast(Table, Account.__table__)
 OPERATOR_SESSIONS: Final = cast(Table, OperatorSession.__table__)
 AUDIT_LOG: Final = cast(Table, AuditEntry.__table__)
+PROBLEM_REPORTS: Final = cast(Table, ProblemReport.__table__)
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,11 @@ def old_audit_entries(now: dt.datetime) -> ColumnElement[bool]:
     return AUDIT_LOG.c.at <= now - AUDIT_KEPT
 
 
+def old_problem_reports(now: dt.datetime) -> ColumnElement[bool]:
+    """Reports of problems with a page older than ``REPORTS_KEPT``."""
+    return PROBLEM_REPORTS.c.created_at <= now - REPORTS_KEPT
+
+
 # In this order: an account waits for its sessions, links and drafts to go first, so one sweep
 # takes all of an abandoned sign-up.
 RULES: Final = (
@@ -207,6 +215,7 @@ RULES: Final = (
     Rule("unconfirmed_accounts", ACCOUNTS, unconfirmed_accounts),
     Rule("operator_sessions", OPERATOR_SESSIONS, ended_operator_sessions),
     Rule("audit_log", AUDIT_LOG, old_audit_entries),
+    Rule("problem_reports", PROBLEM_REPORTS, old_problem_reports),
 )
 
 

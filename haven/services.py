@@ -19,6 +19,7 @@ from haven.accounts.letters import Letters
 from haven.accounts.service import Accounts, Passwords
 from haven.console.operators import Operators
 from haven.db import Database, create_engine
+from haven.feedback.service import Reports
 from haven.mail.outbox import ConsoleMailer, FileMailer, Mailer, deliver
 from haven.mail.smtp import SmtpMailer
 from haven.profiles.service import Profiles
@@ -70,6 +71,7 @@ class Services:
         self.accounts = Accounts(self.database, self.passwords, Letters(settings), clock)
         self.profiles = Profiles(self.database, settings)
         self.rounds = Rounds(self.database, settings)
+        self.reports = Reports(self.database)
         self.operators = Operators(self.database, self.passwords, Sealer(settings.data_key), clock)
         self.board: RoundsBoard | None = None  # the app's, once it starts (the latest rounds)
         self._tasks: set[asyncio.Task[None]] = set()

@@ -41,7 +41,9 @@ async def started(app: Haven) -> AsyncIterator[Haven]:
 
 def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF token on this page"
+    if found is None:
+        title = re.search(r"<title>(.*?)</title>", html, re.S)
+        raise AssertionError(f"no CSRF token on the page {title.group(1).strip() if title else html[:200]!r}")
     return found.group(1)
 
 
@@ -82,6 +84,9 @@ class Visitor:
     async def submit(self, path: str, fields: dict[str, str], *, page: str | None = None) -> httpx.Response:
         """POST a form the way a browser does after loading ``page`` (for its CSRF token)."""
         source = await self.client.get(page or path)
+        assert source.status_code == 200, (
+            f"GET {page or path}: {source.status_code} {source.headers.get('retry-after', '')}"
+        )
         return await self.client.post(path, data={"csrf": csrf_of(source.text), **fields})
 
     async def mails(self) -> list[str]:

@@ -18,6 +18,7 @@ from haven.accounts.service import (
     SignInFailed,
     TooManyAttempts,
     email_problem,
+    normalise_email,
     password_problem,
 )
 from haven.checker.fields import FormError
@@ -55,6 +56,7 @@ class AccountPage(PersonalPage):
             title=self.gettext(title),
             other_path=path(name, OTHER[self.lang]),
             paths={key: value[self.lang] for key, value in PATHS.items()},
+            crumbs=[(self.gettext(N_("Home")), f"/{self.lang}/")],
             **context,
         )
 
@@ -104,12 +106,17 @@ async def sign_up(page: Page) -> Response:
     browser = page.app.personal.csrf_token(page.request)
     await page.app.accounts.sign_up(form["email"], form["password"], page.lang, browser=browser)
     page.app.deliver_mail_soon()
-    return page.redirect(path("check_email", page.lang))
+    response = page.redirect(path("check_email", page.lang))
+    page.app.personal.note_sent_to(response, page.request, normalise_email(form["email"]))
+    return response
 
 
 async def check_email(page: Page) -> Response:
     reset = page.request.query_params.get("reset") == "1"
-    return page.render("accounts/check_email.html", N_("Check your email"), "check_email", reset=reset)
+    sent_to = page.app.personal.sent_to(page.request)
+    return page.render(
+        "accounts/check_email.html", N_("Check your email"), "check_email", reset=reset, sent_to=sent_to
+    )
 
 
 async def verify_form(page: Page) -> Response:
@@ -149,7 +156,9 @@ async def resend(page: Page) -> Response:
     browser = page.app.personal.csrf_token(page.request)
     await page.app.accounts.resend_verification(account.id, browser=browser)
     page.app.deliver_mail_soon()
-    return page.redirect(path("check_email", page.lang))
+    response = page.redirect(path("check_email", page.lang))
+    page.app.personal.note_sent_to(response, page.request, account.email)
+    return response
 
 
 # Sign in and out --------------------------------------------------------------------------------
@@ -244,7 +253,9 @@ async def forgot(page: Page) -> Response:
         return page.render("accounts/forgot.html", FORGOT, "forgot", status=422, errors=errors, values=values)
     await page.app.accounts.request_reset(form["email"], page.lang)
     page.app.deliver_mail_soon()
-    return page.redirect(path("check_email", page.lang) + "?reset=1")
+    response = page.redirect(path("check_email", page.lang) + "?reset=1")
+    page.app.personal.note_sent_to(response, page.request, normalise_email(form["email"]))
+    return response
 
 
 async def reset_form(page: Page) -> Response:

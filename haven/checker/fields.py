@@ -5,6 +5,7 @@ the questions the eligibility check and the calculators both ask. The field mach
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Final
 
 from haven.checker.explain import EDUCATION
@@ -60,6 +61,9 @@ SCORE_LABELS: Final = {
 }
 
 
+WHOLE_SCORE: Final = N_("Enter the score for %(ability)s as a whole number, like 7")
+
+
 def score_fields(prefix: str) -> tuple[Field, ...]:
     """Four score inputs named ``{prefix}r``, ``{prefix}w``, ``{prefix}l``, ``{prefix}s``."""
     return tuple(
@@ -103,6 +107,9 @@ def read_scores(
     choice: str | None, fields: Sequence[Field], params: Mapping[str, str], words: Translate, reading: Reading
 ) -> None:
     """Read four scores for the chosen test and check each against the test's scale."""
+    if choice is not None and chosen_test(choice)[0] is not clb.Test.IELTS_GENERAL:
+        # Only IELTS has half bands: every other test's example is a whole number.
+        fields = [replace(spec, invalid=WHOLE_SCORE) for spec in fields]
     for spec in fields:
         ability = next(a for a in ABILITIES if spec.name.endswith(a.value[0]))
         label = words(SCORE_LABELS[ability]).lower()
@@ -168,8 +175,10 @@ AGE: Final = Field(
     N_("How old are you?"),
     required=N_("Enter your age"),
     invalid=N_("Enter your age as a whole number from %(minimum)s to %(maximum)s"),
-    minimum=0,
-    maximum=120,
+    # The ages of the people the check is for: no younger than 16 (a younger child comes with a
+    # parent), no older than anyone alive.
+    minimum=16,
+    maximum=110,
     suffix=N_("years old"),
     hint=N_("Your age today, in years. Points for age change on your birthday."),
 )

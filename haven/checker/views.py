@@ -111,7 +111,8 @@ def crs_view(result: crs.CrsResult, words: Words) -> list[SectionView]:
         rows = tuple(
             Row(words(CRS_FACTORS[key]), factor.points, factor.maximum, _parts_text(factor.parts, words))
             for key, factor in result.details.items()
-            if factor.section is section
+            # A factor that can earn nothing (a job offer, since March 2025) is not a row of "0 of 0".
+            if factor.section is section and factor.maximum > 0
         )
         if not rows:
             continue

@@ -567,11 +567,12 @@ def previous_before(question: Question, answers: Answers) -> Question | None:
     return earlier[-1] if earlier else None
 
 
-def position(question: Question, answers: Answers) -> tuple[int, int]:
-    """This question's number within its sequence, and how many of that sequence apply."""
-    same = [q for q in applicable(answers) if q.sequence == question.sequence]
-    keys = [q.key for q in same]
-    return (keys.index(question.key) + 1 if question.key in keys else 1, max(1, len(same)))
+def position(question: Question) -> tuple[int, int]:
+    """The part of the check this question is in, and how many parts there are: a total that never
+    changes under a person's feet (a count of questions would, as answers bring questions in or
+    take them out). A part that does not apply (a partner's, with no partner) is skipped."""
+    parts = list(SEQUENCES)
+    return parts.index(question.sequence) + 1, len(parts)
 
 
 def answers_to_applicant(answers: Answers) -> programs.Applicant:

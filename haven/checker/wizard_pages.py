@@ -105,7 +105,7 @@ class WizardPages:
             back = with_query(previous.path(lang), wizard.prune(answers))
         else:
             back = self.maker.site.library.get(lang, "check-eligibility").path
-        number, count = wizard.position(question, answers)
+        number, count = wizard.position(question)
         fields = question.fields_for(answers)
         title = words(question.title)
         scores_hint = None

@@ -14,6 +14,7 @@ PATHS: Final[dict[str, dict[Language, str]]] = {
     "controls": {"en": "/admin/en/controls", "fr": "/admin/fr/commandes"},
     "rounds": {"en": "/admin/en/rounds", "fr": "/admin/fr/rondes"},
     "audit": {"en": "/admin/en/audit-log", "fr": "/admin/fr/journal"},
+    "reports": {"en": "/admin/en/problem-reports", "fr": "/admin/fr/signalements"},
     "sign_in": {"en": "/admin/en/sign-in", "fr": "/admin/fr/connexion"},
     "sign_out": {"en": "/admin/en/sign-out", "fr": "/admin/fr/deconnexion"},
 }

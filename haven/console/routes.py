@@ -414,6 +414,34 @@ async def audit_page(page: ConsolePage) -> Response:
     )
 
 
+# Reports of problems with a page --------------------------------------------------------------
+
+REPORTS: Final = N_("Problem reports")
+
+
+async def reports_page(page: ConsolePage) -> Response:
+    operator = await page.operator()
+    if operator is None:
+        return page.sign_in_first()
+    raw = page.request.query_params.get("before", "")
+    before_id = int(raw) if raw.isdigit() and len(raw) < 12 else None
+    reports, total = await page.app.reports.latest(before_id=before_id)
+    rows = [
+        {
+            "id": report.id,
+            "at": moment(report.created_at, page.lang),
+            "lang": report.lang,
+            "page": report.page,
+            "text": report.text,
+        }
+        for report in reports
+    ]
+    older = rows[-1]["id"] if len(rows) == 50 else None
+    return page.render(
+        "console/reports.html", REPORTS, "reports", operator=operator, rows=rows, total=total, older=older
+    )
+
+
 # The route table --------------------------------------------------------------------------------
 
 ROUTES: Final = (
@@ -423,6 +451,7 @@ ROUTES: Final = (
     ("rounds", "GET", rounds_pages.rounds_page),
     ("rounds", "POST", rounds_pages.run_round),
     ("audit", "GET", audit_page),
+    ("reports", "GET", reports_page),
     ("sign_in", "GET", sign_in_form),
     ("sign_in", "POST", sign_in),
     ("sign_out", "POST", sign_out),

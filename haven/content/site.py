@@ -45,6 +45,7 @@ SECTION_KEYS: Final = (
 )
 TOOL_KEYS: Final = ("check-eligibility", "crs-calculator", "fsw-calculator")
 ACCOUNT_KEY: Final = "account"  # the account's home: a route of the accounts feature, in ``links``
+REPORT_KEY: Final = "report"  # "report a problem with this page": a route of the feedback feature
 SEARCH_PATHS: Final[dict[Language, str]] = {"en": "/en/search", "fr": "/fr/recherche"}
 # Content pages that are live: the site renders their words but does not finish them; another part of
 # Haven fills the live figures in and serves them (the service status page: the waiting room's state,
@@ -240,6 +241,7 @@ def _navigation(
             summaries[links[key][lang]] = gettext(TOOL_SUMMARIES[key])
     account = links.get(ACCOUNT_KEY, {}).get(lang)
     return {
+        "report": links.get(REPORT_KEY, {}).get(lang),
         "sections": sections,
         "tools": tools,
         "tool_summaries": summaries,

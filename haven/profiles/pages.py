@@ -56,6 +56,19 @@ class ProfilePages(PersonalPage):
         """The account pages in this language."""
         return {name: value[self.lang] for name, value in ACCOUNT_PATHS.items()}
 
+    def crumbs(self, template: str) -> list[tuple[str, str]]:
+        """The trail above a profile page: the home page, the account (but on the account's own
+        page), and the profile's task list on a page inside a profile."""
+        _ = self.gettext
+        trail = [(_("Home"), f"/{self.lang}/")]
+        if template == "profiles/home.html":
+            return trail
+        trail.append((_("Your account"), self.paths["home"]))
+        rest = self.request.url.path.removeprefix(BASE[self.lang] + "/").split("/")
+        if template not in ("profiles/task_list.html", "profiles/not_found.html") and len(rest) > 1:
+            trail.append((_("Your profile"), f"{BASE[self.lang]}/{rest[0]}"))
+        return trail
+
     def page(self, account: Account, template: str, title: str, other_path: str, **context: Any) -> Response:
         return self.app.personal.render(
             self.request,
@@ -67,6 +80,7 @@ class ProfilePages(PersonalPage):
             signed_in=True,
             account=account,
             base=BASE[self.lang],
+            crumbs=self.crumbs(template),
             **context,
         )
 

@@ -25,8 +25,11 @@ HOLDER_COOKIE: Final = "haven_holder"
 # An operator's session in the console: sent only to ``/admin`` and never from another site's page
 # (``SameSite=Strict``), so it reaches nothing of an applicant's, and theirs opens nothing of it.
 OPERATOR_COOKIE: Final = "haven_operator"
+# The address an email was just sent to, for the "check your email" page to name (signed, for 15
+# minutes): it never goes in a page's address, where logs and browser history would keep it.
+SENT_TO_COOKIE: Final = "haven_sent_to"
 NAMES: Final = frozenset(
-    (PASS_COOKIE, TICKET_COOKIE, SESSION_COOKIE, CSRF_COOKIE, HOLDER_COOKIE, OPERATOR_COOKIE)
+    (PASS_COOKIE, TICKET_COOKIE, SESSION_COOKIE, CSRF_COOKIE, HOLDER_COOKIE, OPERATOR_COOKIE, SENT_TO_COOKIE)
 )
 # What RFC 6265 allows in a cookie value: every value Haven writes is URL-safe text, so anything else
 # is a mistake of ours, refused loudly rather than sent as a header a browser would cut short.

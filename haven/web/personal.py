@@ -8,6 +8,7 @@ send the cookie but cannot read it to fill in the field.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -17,13 +18,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from haven.settings import Settings
 from haven.web.asgi import client_of
-from haven.web.cookies import CSRF_COOKIE, HOLDER_COOKIE, SESSION_COOKIE, Cookies
+from haven.web.cookies import CSRF_COOKIE, HOLDER_COOKIE, SENT_TO_COOKIE, SESSION_COOKIE, Cookies
 from haven.web.i18n import Language
 from haven.web.pagecache import SECURITY_HEADERS
 from haven.web.security import new_token, sign, unsign
 from haven.web.templates import Layout
 
 CSRF_FIELD: Final = "csrf"
+SENT_TO_SECONDS: Final = 15 * 60
 PRIVATE: Final = "private, no-store"
 MAX_FORM_BYTES: Final = 64 * 1024
 HEADERS: Final = {
@@ -82,6 +84,26 @@ class Personal:
         for name in (SESSION_COOKIE, HOLDER_COOKIE):
             response.raw_headers.append(self.cookies.deletion(request.scope, name))
 
+    # Where an email was sent ------------------------------------------------------------------
+
+    def note_sent_to(self, response: Response, request: Request, email: str) -> None:
+        """Keep ``email`` for 15 minutes, signed, so the next page can say where the email went."""
+        encoded = base64.urlsafe_b64encode(email.encode()).decode().rstrip("=")
+        signed = sign(encoded, self.settings.secret_key, SENT_TO_COOKIE)
+        response.raw_headers.append(
+            self.cookies.header(request.scope, SENT_TO_COOKIE, signed, SENT_TO_SECONDS)
+        )
+
+    def sent_to(self, request: Request) -> str | None:
+        """The address ``note_sent_to`` kept, if it is still there and ours."""
+        encoded = unsign(request.cookies.get(SENT_TO_COOKIE), self.settings.secret_key, SENT_TO_COOKIE)
+        if encoded is None:
+            return None
+        try:
+            return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+
     # CSRF -------------------------------------------------------------------------------------
 
     def csrf_token(self, request: Request) -> str:
@@ -121,6 +143,7 @@ class Personal:
         status: int = 200,
         errors: Sequence[Any] = (),
         retry_after: int | None = None,
+        crumbs: Sequence[tuple[str, str]] = (),
         **context: Any,
     ) -> Response:
         renderer = self.layout.renderer
@@ -135,7 +158,7 @@ class Personal:
             alternates={},
             noindex=True,
             toggle_href=other_path,
-            crumbs=[],
+            crumbs=list(crumbs),
             errors=list(errors),
             csrf=self.csrf_token(request),
             **self.layout.chrome(lang),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from urllib.parse import parse_qs, urlsplit
 
@@ -173,3 +174,40 @@ async def test_the_start_page_starts_the_check(client: httpx.AsyncClient) -> Non
     for lang, path in (("en", "/en/check-eligibility"), ("fr", "/fr/verifier-admissibilite")):
         html = (await client.get(path)).text
         assert elements(html, "a", href=START[lang])
+
+
+async def test_the_progress_counts_parts_whose_total_never_changes(client: httpx.AsyncClient) -> None:
+    captions: list[str] = []
+
+    async def hook(response: httpx.Response) -> None:
+        await response.aread()
+        found = re.search(r"– part (\d) of (\d)", response.text)
+        if found:
+            captions.append(found.group(0))
+
+    client.event_hooks["response"] = [hook]
+    try:
+        for answers in (PERSONA, {**PERSONA, "partner": "none"}):
+            captions.clear()
+            await walk(client, START["en"], answers)
+            totals = {caption.rsplit(" ", 1)[1] for caption in captions}
+            assert totals == {str(len(wizard.SEQUENCES))}, captions  # the same total on every step
+            numbers = [int(caption.split()[2]) for caption in captions]
+            assert numbers == sorted(numbers)  # never backwards
+            assert numbers[0] == 1
+    finally:
+        client.event_hooks["response"] = []
+
+
+async def test_a_score_example_fits_the_test_and_an_age_is_one_a_person_can_have(
+    client: httpx.AsyncClient,
+) -> None:
+    scores = "/en/check-eligibility/test-results"
+    celpip = await client.get(scores, params={"test1": "celpip_general", "s1r": "x", "go": "1"})
+    ielts = await client.get(scores, params={"test1": "ielts_general", "s1r": "x", "go": "1"})
+    assert "as a whole number, like 7" in celpip.text
+    assert "like 7 or 6.5" in ielts.text
+    age = "/en/check-eligibility/age"
+    for wrong in ("0", "15", "121"):
+        answer = await client.get(age, params={"age": wrong, "go": "1"})
+        assert "Enter your age as a whole number from 16 to 110" in answer.text, wrong

@@ -11,6 +11,7 @@ import pytest
 from haven.accounts.paths import PATHS as ACCOUNT_PATHS
 from haven.app import Haven
 from haven.content.pages import Page, load_library
+from haven.feedback.paths import PATHS as FEEDBACK_PATHS
 from haven.web.pagecache import PUBLIC_PAGE
 from tests.html import elements, hrefs
 
@@ -156,9 +157,10 @@ async def test_every_link_between_pages_leads_somewhere(client: httpx.AsyncClien
     for page in PAGES:
         html = (await client.get(page.path)).text
         for href in hrefs(html):
-            # The header's "Sign in" leads to the account's home, a personal page: the account
-            # tests follow it on a started app (this one serves the public pages only).
-            if href in ACCOUNT_PATHS["home"].values():
+            # The header's "Sign in" leads to the account's home and the footer's "Report a problem"
+            # to its form, pages of a started app: their own tests follow them (this app serves
+            # the public pages only).
+            if href in ACCOUNT_PATHS["home"].values() or href in FEEDBACK_PATHS["report"].values():
                 continue
             if href.startswith("/") and href not in seen:
                 seen.add(href)

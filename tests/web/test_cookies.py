@@ -20,6 +20,7 @@ from haven.web.cookies import (
     NAMES,
     OPERATOR_COOKIE,
     PASS_COOKIE,
+    SENT_TO_COOKIE,
     SESSION_COOKIE,
     TICKET_COOKIE,
     Cookies,
@@ -149,7 +150,16 @@ def test_the_session_holder_and_csrf_cookies(app: Haven, tmp_path: Path, way: Wa
 
 
 def test_every_cookie_name_is_one_of_havens() -> None:
-    assert {PASS_COOKIE, TICKET_COOKIE, SESSION_COOKIE, CSRF_COOKIE, HOLDER_COOKIE, OPERATOR_COOKIE} == NAMES
+    names = {
+        PASS_COOKIE,
+        TICKET_COOKIE,
+        SESSION_COOKIE,
+        CSRF_COOKIE,
+        HOLDER_COOKIE,
+        OPERATOR_COOKIE,
+        SENT_TO_COOKIE,
+    }
+    assert names == NAMES
     writer = Cookies(behind_proxy=False, public_url="")
     scope: Scope = {"type": "http", "scheme": "http", "headers": []}
     with pytest.raises(ValueError, match="not one of Haven's cookies"):

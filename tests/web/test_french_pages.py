@@ -77,7 +77,7 @@ def english_on(html: str, english: str | None = None) -> list[str]:
 
 
 # Headings that are the same words in both languages.
-SAME_IN_BOTH: Final = frozenset({"Haven", "Transport", "Date"})
+SAME_IN_BOTH: Final = frozenset({"Haven", "Transport", "Date", "Sources"})
 TOGGLE: Final = re.compile(r'<a href="([^"]+)" lang="en" hreflang="en"')
 
 
@@ -131,7 +131,13 @@ async def test_every_french_page_is_in_french(
             await client.get(calculator)
             form = await client.get(calculator, params={**answers, "go": "1"})
             await client.get(form.headers["location"])
-        for path in ("/fr/compte/inscription", "/fr/compte/connexion", "/fr/compte/mot-de-passe-oublie"):
+        for path in (
+            "/fr/compte/inscription",
+            "/fr/compte/connexion",
+            "/fr/compte/mot-de-passe-oublie",
+            "/fr/signaler-un-probleme",
+            "/fr/signaler-un-probleme/merci",
+        ):
             await client.get(path)
         # Each public French page beside its English twin (its language link).
         twins: dict[str, str] = {}
