@@ -71,11 +71,20 @@ class Question:
     test_answer: str | None = None
     # For a radio whose choices depend on earlier answers (the other language's tests).
     choices: Callable[[Answers], tuple[Option, ...]] | None = None
+    # The title (and the answer's label) for someone with no spouse or partner, where the title
+    # speaks of one.
+    alone: str | None = None
+
+    def title_for(self, answers: Answers) -> str:
+        return self.alone if self.alone is not None and answers.get("partner") == "none" else self.title
 
     def fields_for(self, answers: Answers) -> tuple[Field, ...]:
+        fields = self.fields
+        if self.title_for(answers) != self.title:
+            fields = tuple(dataclasses.replace(spec, label=self.title_for(answers)) for spec in fields)
         if self.choices is None:
-            return self.fields
-        return tuple(dataclasses.replace(spec, options=self.choices(answers)) for spec in self.fields)
+            return fields
+        return tuple(dataclasses.replace(spec, options=self.choices(answers)) for spec in fields)
 
     def path(self, lang: SiteLanguage) -> str:
         return f"{BASE[lang]}/{self.slugs[lang]}"
@@ -473,7 +482,8 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         {"en": "relatives", "fr": "famille-au-canada"},
         "situation",
         N_("Do you or your spouse or partner have a close relative in Canada?"),
-        (
+        alone=N_("Do you have a close relative in Canada?"),
+        fields=(
             Field(
                 "relative",
                 Kind.RADIO,

@@ -34,6 +34,19 @@ class AnswerRow:
     change_href: str
 
 
+# How a score could rise, one line for each of ``programs.RISES`` that would raise it.
+RISES: Final = {
+    "french": N_(
+        "A French test (TEF Canada or TCF Canada) at NCLC 7 or higher in all four abilities: "
+        "%(points)s more points"
+    ),
+    "canadian_work": N_("One more year of skilled work in Canada: %(points)s more points"),
+    "nomination": N_(
+        "A nomination from a province or territory (Provincial Nominee Program): %(points)s more points"
+    ),
+}
+
+
 class WizardPages:
     def __init__(self, maker: PageMaker) -> None:
         self.maker = maker
@@ -107,7 +120,7 @@ class WizardPages:
             back = self.maker.site.library.get(lang, "check-eligibility").path
         number, count = wizard.position(question)
         fields = question.fields_for(answers)
-        title = words(question.title)
+        title = words(question.title_for(answers))
         scores_hint = None
         if question.test_answer is not None and answers.get(question.test_answer, "none") != "none":
             scores_hint = scale_hint(answers[question.test_answer], words)
@@ -138,7 +151,7 @@ class WizardPages:
             change = {**answers, "return": "check"}
             groups.setdefault(question.sequence, []).append(
                 AnswerRow(
-                    question=words(question.title),
+                    question=words(question.title_for(answers)),
                     answer=self._answer_text(question, answers, words),
                     change_href=with_query(question.path(lang), change),
                 )
@@ -189,7 +202,9 @@ class WizardPages:
         broken = wizard.validate_all(answers, words)
         if broken is not None:
             return self.maker.go(broken.path(lang), answers)
-        outcome = programs.assess(wizard.answers_to_applicant(answers), as_of=today)
+        applicant = wizard.answers_to_applicant(answers)
+        outcome = programs.assess(applicant, as_of=today)
+        rises = programs.rises(applicant, as_of=today) if outcome.crs is not None else []
         library = self.maker.site.library
         return self.maker.render(
             lang,
@@ -214,6 +229,7 @@ class WizardPages:
                 for pointer in outcome.pointers
             ],
             crs_sections=crs_view(outcome.crs, words) if outcome.crs is not None else [],
+            rises=[words(RISES[what]) % {"points": points} for what, points in rises],
             fsw_rows=fsw_view(outcome.fsw_grid, words) if outcome.fsw_grid is not None else [],
             change_href=with_query(self.check_path(lang), answers),
             express_entry=library.get(lang, "express-entry"),

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Final
 
 from haven.rules import crs, fsw
-from haven.rules.common import Ability, Education, Language, LanguageLevels, RulesError
+from haven.rules.common import ABILITIES, Ability, Education, Language, LanguageLevels, RulesError
 from haven.rules.fsw import Requirement
 
 
@@ -182,6 +182,41 @@ def assess(applicant: Applicant, *, as_of: dt.date) -> Eligibility:
         pointers=_pointers(applicant, any_eligible),
         rules_version=_version(estimate, fsw_result, as_of),
     )
+
+
+# What could raise a CRS score, each tried on the same answers: a French test at NCLC 7 in every
+# ability (for someone whose first language is English), one more year of skilled work in Canada
+# (up to the table's 5), and a provincial nomination.
+RISES: Final = ("french", "canadian_work", "nomination")
+FRENCH_LEVEL: Final = 7
+MAX_CANADIAN_YEARS: Final = 5
+
+
+def rises(applicant: Applicant, *, as_of: dt.date) -> list[tuple[str, int]]:
+    """(what, points) for each change in ``RISES`` that would raise the applicant's CRS score, and by
+    how much; nothing for someone the CRS does not score (no language test)."""
+    if applicant.first_language is None:
+        return []
+    now = crs.score(crs_profile(applicant), as_of=as_of).total
+    tries: list[tuple[str, Applicant]] = []
+    second = applicant.second_language
+    if applicant.first_language.language is Language.ENGLISH and not (
+        second is not None and second.all_at_least(FRENCH_LEVEL)
+    ):
+        french = LanguageLevels(Language.FRENCH, dict.fromkeys(ABILITIES, FRENCH_LEVEL))
+        tries.append(("french", replace(applicant, second_language=french)))
+    if applicant.canadian_work_years < MAX_CANADIAN_YEARS:
+        tries.append(
+            ("canadian_work", replace(applicant, canadian_work_years=applicant.canadian_work_years + 1))
+        )
+    if not applicant.provincial_nomination:
+        tries.append(("nomination", replace(applicant, provincial_nomination=True)))
+    found = []
+    for what, changed in tries:
+        gain = crs.score(crs_profile(changed), as_of=as_of).total - now
+        if gain > 0:
+            found.append((what, gain))
+    return found
 
 
 def _version(estimate: crs.CrsResult | None, fsw_result: fsw.FswResult, as_of: dt.date) -> str:

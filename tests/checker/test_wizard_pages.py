@@ -211,3 +211,43 @@ async def test_a_score_example_fits_the_test_and_an_age_is_one_a_person_can_have
     for wrong in ("0", "15", "121"):
         answer = await client.get(age, params={"age": wrong, "go": "1"})
         assert "Enter your age as a whole number from 16 to 110" in answer.text, wrong
+
+
+async def test_the_relatives_question_speaks_of_a_partner_only_to_someone_with_one(
+    client: httpx.AsyncClient,
+) -> None:
+    page = "/en/check-eligibility/relatives"
+    alone = await client.get(page, params={"status": "outside", "partner": "none"})
+    together = await client.get(page, params={"status": "outside", "partner": "coming"})
+    assert "Do you have a close relative in Canada?" in alone.text
+    assert "spouse or partner" not in alone.text
+    assert "Do you or your spouse or partner have a close relative in Canada?" in together.text
+
+
+@pytest.mark.parametrize(
+    ("lang", "path", "before"),
+    [
+        ("en", "/en/check-eligibility", "Before you start"),
+        ("fr", "/fr/verifier-admissibilite", "Avant de commencer"),
+    ],
+)
+async def test_the_start_button_comes_before_what_to_have_ready(
+    client: httpx.AsyncClient, lang: str, path: str, before: str
+) -> None:
+    html = (await client.get(path)).text
+    button = html.index('class="button button--start"')
+    assert button < html.index(f">{before}</h2>")
+    assert html.count("button--start") == 1
+    assert START[lang] in html[button : button + 200]
+
+
+async def test_results_say_how_the_score_could_rise_and_show_no_empty_row(client: httpx.AsyncClient) -> None:
+    results, _asked = await walk(client, START["en"], PERSONA)
+    html = results.text
+    assert "How your score could rise" in html
+    # 65 additional points already (551 = 366 + 20 + 100 + 65): a nomination brings the rest of 600.
+    assert "A nomination from a province or territory (Provincial Nominee Program): 535 more points" in html
+    assert "A French test" not in html  # she has one
+    assert "Job offer" not in html  # a factor that earns nothing is no row of "0 of 0"
+    french, _asked = await walk(client, START["fr"], PERSONA)
+    assert "Comment votre note pourrait augmenter" in french.text

@@ -22,6 +22,7 @@ from haven.rules.programs import (
     Status,
     Teer,
     assess,
+    rises,
 )
 
 E = Education
@@ -400,3 +401,34 @@ def test_a_canadian_credential_earns_its_bonus_when_the_highest_foreign_credenti
     assert program(result, Program.CEC).eligible
     assert result.crs is not None
     assert result.crs.details["canadian_education"].points == 15
+
+
+# How a score could rise --------------------------------------------------------------------------
+
+
+def test_a_french_test_at_nclc_7_adds_its_core_and_additional_points() -> None:
+    # Single, English CLB 7: the second language earns 3 a level-7 ability (12, §A.2), and French
+    # NCLC 7 with English CLB 5+ earns the additional 50 (§A.5): 62 in all.
+    found = dict(rises(CEC_ONLY, as_of=AS_OF))
+    assert found["french"] == 62
+    assert found["nomination"] == 600
+
+
+def test_one_more_year_in_canada_counts_core_and_transferability_points() -> None:
+    # One year to two, single: the core table's 40 → 53 (§A.2). Her bachelor's is not recognized
+    # (no ECA), so no education × Canadian work points move (§A.4): 13.
+    assert dict(rises(CEC_ONLY, as_of=AS_OF))["canadian_work"] == 13
+    # Recognized, the bachelor's (three years or more) with Canadian work goes 13 → 25 as well.
+    recognized = dataclasses.replace(CEC_ONLY, education_recognized=True)
+    assert dict(rises(recognized, as_of=AS_OF))["canadian_work"] == 13 + 12
+
+
+def test_what_is_already_there_is_not_suggested() -> None:
+    nominated = dataclasses.replace(
+        ALL_THREE,
+        provincial_nomination=True,
+        canadian_work_years=5,
+        second_language=levels(Language.FRENCH, 7, 7, 7, 7),
+    )
+    assert rises(nominated, as_of=AS_OF) == []
+    assert rises(dataclasses.replace(CEC_ONLY, first_language=None), as_of=AS_OF) == []
