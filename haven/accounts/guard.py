@@ -4,9 +4,9 @@ and the answer to a form whose CSRF token has expired."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Request
@@ -63,6 +63,26 @@ class PersonalPage:
 
     def redirect(self, location: str) -> Response:
         return self.app.personal.redirect(self.request, location)
+
+    def render_with(
+        self,
+        paths: Mapping[str, Mapping[Language, str]],
+        template: str,
+        title: str,
+        name: str,
+        **context: Any,
+    ) -> Response:
+        """``template`` with ``title`` (a msgid), the feature's addresses in this language as
+        ``paths``, and the language toggle going to its page ``name``."""
+        return self.app.personal.render(
+            self.request,
+            self.lang,
+            template,
+            title=self.gettext(title),
+            other_path=paths[name][OTHER[self.lang]],
+            paths={key: value[self.lang] for key, value in paths.items()},
+            **context,
+        )
 
     async def posted(self, back: str) -> dict[str, str] | Response:
         """The posted form, or the answer to a body that is not a form of ours (400) or to a form

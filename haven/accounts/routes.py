@@ -22,7 +22,7 @@ from haven.accounts.service import (
     password_problem,
 )
 from haven.checker.fields import FormError
-from haven.web.i18n import LANGUAGES, N_, OTHER, Language
+from haven.web.i18n import LANGUAGES, N_, Language
 from haven.web.security import safe_next
 
 EMAIL_MESSAGES: Final = {
@@ -49,15 +49,8 @@ class AccountPage(PersonalPage):
 
     def render(self, template: str, title: str, name: str, **context: Any) -> Response:
         """``template`` with ``title`` (a msgid); the language toggle goes to page ``name``."""
-        return self.app.personal.render(
-            self.request,
-            self.lang,
-            template,
-            title=self.gettext(title),
-            other_path=path(name, OTHER[self.lang]),
-            paths={key: value[self.lang] for key, value in PATHS.items()},
-            crumbs=[(self.gettext(N_("Home")), f"/{self.lang}/")],
-            **context,
+        return self.render_with(
+            PATHS, template, title, name, crumbs=[(self.gettext(N_("Home")), f"/{self.lang}/")], **context
         )
 
     async def form(self, back: str) -> dict[str, str] | Response:

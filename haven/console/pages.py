@@ -100,6 +100,11 @@ class ConsolePage:
         target = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
         return self.redirect(f"{path('sign_in', self.lang)}?next={quote(target)}")
 
+    def before_id(self) -> int | None:
+        """The ``before`` of a page of a log (its newest row older than that id), when it is one."""
+        raw = self.request.query_params.get("before", "")
+        return int(raw) if raw.isdigit() and len(raw) < 12 else None
+
     async def operator_and_form(self) -> tuple[SignedIn, dict[str, str]] | Response:
         """The signed-in operator and the form they posted; or the answer when there is no
         operator (to sign in first) or no good form."""

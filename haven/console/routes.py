@@ -392,9 +392,7 @@ async def audit_page(page: ConsolePage) -> Response:
     operator = await page.operator()
     if operator is None:
         return page.sign_in_first()
-    raw = page.request.query_params.get("before", "")
-    before_id = int(raw) if raw.isdigit() and len(raw) < 12 else None
-    entries, total = await page.app.operators.entries(before_id=before_id)
+    entries, total = await page.app.operators.entries(before_id=page.before_id())
     _ = page.gettext
     rows = [
         {
@@ -423,9 +421,7 @@ async def reports_page(page: ConsolePage) -> Response:
     operator = await page.operator()
     if operator is None:
         return page.sign_in_first()
-    raw = page.request.query_params.get("before", "")
-    before_id = int(raw) if raw.isdigit() and len(raw) < 12 else None
-    reports, total = await page.app.reports.latest(before_id=before_id)
+    reports, total = await page.app.reports.latest(before_id=page.before_id())
     rows = [
         {
             "id": report.id,

@@ -12,7 +12,7 @@ from haven.accounts.guard import PersonalPage, personal_page
 from haven.checker.fields import FormError
 from haven.feedback.paths import PATHS, path
 from haven.feedback.service import MAX_TEXT, page_of, text_problem
-from haven.web.i18n import LANGUAGES, N_, OTHER
+from haven.web.i18n import LANGUAGES, N_
 
 REPORT: Final = N_("Report a problem with a page")
 THANKS: Final = N_("Thank you for telling us")
@@ -24,16 +24,7 @@ TEXT_MESSAGES: Final = {
 
 class ReportPage(PersonalPage):
     def render(self, template: str, title: str, name: str, **context: Any) -> Response:
-        return self.app.personal.render(
-            self.request,
-            self.lang,
-            template,
-            title=self.gettext(title),
-            other_path=path(name, OTHER[self.lang]),
-            paths={key: value[self.lang] for key, value in PATHS.items()},
-            max_text=MAX_TEXT,
-            **context,
-        )
+        return self.render_with(PATHS, template, title, name, max_text=MAX_TEXT, **context)
 
     @property
     def host(self) -> str:
