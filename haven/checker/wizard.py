@@ -98,6 +98,10 @@ class Question:
             read_scores(params.get(self.test_answer), self.fields, params, words, reading)
         else:
             read_fields(self.fields_for(params), params, words, reading)
+        # Listed in the order of the fields on the page (a score off the test's scale is found
+        # after every score is read, and would otherwise come after a later field's "enter it").
+        order = {spec.name: index for index, spec in enumerate(self.fields)}
+        reading.errors.sort(key=lambda error: order.get(error.field, len(order)))
         return reading
 
 

@@ -251,3 +251,21 @@ async def test_results_say_how_the_score_could_rise_and_show_no_empty_row(client
     assert "Job offer" not in html  # a factor that earns nothing is no row of "0 of 0"
     french, _asked = await walk(client, START["fr"], PERSONA)
     assert "Comment votre note pourrait augmenter" in french.text
+
+
+async def test_errors_come_in_the_order_of_the_fields_and_rule_codes_stay_in_a_details(
+    client: httpx.AsyncClient,
+) -> None:
+    # Reading off the scale (found after every score is read), writing missing: reading first.
+    page = await client.get(
+        "/en/check-eligibility/test-results",
+        params={"test1": "ielts_general", "s1r": "11", "s1w": "", "s1l": "7", "s1s": "7", "go": "1"},
+    )
+    summary = re.search(r'<ul class="error-summary__list">(.*?)</ul>', page.text, re.S)
+    assert summary is not None
+    assert re.findall(r'href="#([^"]+)"', summary.group(1)) == ["s1r", "s1w"]
+    results, _asked = await walk(client, START["en"], PERSONA)
+    note = re.search(r'<p class="aside">(.*?)</p>', results.text, re.S)
+    assert note is not None
+    assert "version" not in note.group(1)
+    assert "<summary>Which version of the rules</summary>" in results.text
