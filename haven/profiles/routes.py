@@ -107,6 +107,7 @@ async def home(kit: Kit) -> Response:
         can_start=not active,
         create_key=new_token(),
         verified=account.email_verified_at is not None,
+        saved=saved_notice(kit),
     )
 
 
@@ -160,6 +161,7 @@ async def task_list(kit: Kit, profile_id: str) -> Response:
         ready=not scoring.missing_sections(profile.answers),
         check_href=profile_path(lang, profile.id, SLUGS["check"][lang]),
         until=until.date().isoformat() if until else "",
+        saved=saved_notice(kit),
     )
 
 
@@ -253,14 +255,25 @@ async def section_save(kit: Kit, profile_id: str, slug: str) -> Response:
     except ProfileNotEditable:
         return kit.redirect(kit.confirmation(profile.id))
     if form.get("action") == "later":
-        return kit.redirect(kit.paths["home"])
+        return kit.redirect(kit.paths["home"] + "?saved=" + section.key)
     if form.get("action") == "language":  # the language switch: same page, other language
         return kit.redirect(section_path(kit.other, profile.id, section))
     if reading.errors:
         return section_page(kit, account, fresh, section, kept, shown, 422 if shown.errors else 200)
     if submitted:
         return kit.redirect(kit.confirmation(profile.id) + "?saved=" + section.key)
-    return kit.redirect(profile_path(kit.lang, profile.id))
+    return kit.redirect(profile_path(kit.lang, profile.id) + "?saved=" + section.key)
+
+
+def saved_notice(kit: ProfilePages) -> str | None:
+    """What the page says was just saved (``?saved=`` a section's key, or ``draft``), if anything."""
+    key = kit.request.query_params.get("saved", "")
+    if key == "draft":
+        return kit.gettext(N_("Your draft is saved. You can come back to it from this page."))
+    section = next((section for section in SECTIONS if section.key == key), None)
+    if section is None:
+        return None
+    return kit.gettext(N_("Saved: your answers to “%(section)s”.")) % {"section": kit.gettext(section.title)}
 
 
 # Check your answers, declare and submit ---------------------------------------------------------
@@ -339,6 +352,7 @@ async def submit(kit: Kit, profile_id: str) -> Response:
         errors = [FormError("declaration", kit.gettext(REFUSALS[reason])) for reason in refused.reasons]
         return check_page(kit, account, profile, submit_key, errors)
     # Only now, after the commit, is the profile called submitted (or was it already: a retry).
+    kit.app.deliver_mail_soon()  # its confirmation, queued with it
     return kit.redirect(kit.confirmation(wanted))
 
 

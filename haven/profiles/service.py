@@ -16,18 +16,21 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
-from sqlalchemy import Connection, Row, Table, bindparam, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from haven.accounts.models import Account
 from haven.db import Database
+from haven.mail.models import OutboxMessage
 from haven.profiles import scoring
 from haven.profiles.models import Profile
 from haven.rounds import entries
+from haven.rounds.service import Letters
 from haven.settings import Settings
 from haven.web.clock import OTTAWA
 from haven.web.errors import DomainError
+from haven.web.i18n import Language
 from haven.web.security import Sealer
 
 DRAFT_LIFETIME: Final = dt.timedelta(days=60)  # reference §F.3
@@ -41,6 +44,8 @@ NUMBER_TRIES: Final = 5  # 31^12 numbers: a second try is already a one-in-10^15
 # The statements of the paths every applicant takes many times, in Core: built once, each a single
 # round trip. The account is in every WHERE: a profile id alone opens nothing.
 _TABLE: Final = cast(Table, Profile.__table__)
+_ACCOUNTS: Final = cast(Table, Account.__table__)
+_OUTBOX: Final = cast(Table, OutboxMessage.__table__)
 _OWNED: Final = select(_TABLE).where(
     _TABLE.c.id == bindparam("profile_id"), _TABLE.c.account_id == bindparam("account_id")
 )
@@ -131,6 +136,7 @@ class Profiles:
     def __init__(self, database: Database, settings: Settings) -> None:
         self.database = database
         self.sealer = Sealer(settings.data_key)
+        self.letters = Letters(settings.base_url)
 
     async def start(self, account_id: uuid.UUID, create_key: str, *, now: dt.datetime) -> Profile:
         """A new draft, or the one this same form already made (a double click makes one)."""
@@ -288,6 +294,22 @@ class Profiles:
             connection.execute(update(_TABLE).where(_DRAFT).values(values), {"profile_id": profile_id})
             # Into the pool, in the same transaction: a submitted profile is always in it.
             entries.put(connection, profile_id, account_id, number, now, row.answers, today)
+            # And its confirmation into the outbox, with it: sent after the commit, never without it.
+            person = connection.execute(
+                select(_ACCOUNTS.c.email, _ACCOUNTS.c.language).where(_ACCOUNTS.c.id == account_id)
+            ).one()
+            lang: Language = "fr" if person.language == "fr" else "en"
+            subject, body = self.letters.submitted(lang, profile_id, number, crs_score, now)
+            connection.execute(
+                insert(_OUTBOX).values(
+                    recipient=person.email,
+                    subject=subject,
+                    body=body,
+                    language=lang,
+                    created_at=now,
+                    attempts=0,
+                )
+            )
             return _profile(row, **values)
 
         for attempt in range(NUMBER_TRIES):

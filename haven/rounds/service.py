@@ -266,6 +266,28 @@ class Letters:
         }
         return _(N_("Haven: you are invited to apply for permanent residence")), _signed(body, lang)
 
+    def submitted(
+        self, lang: Language, profile_id: uuid.UUID, number: str, score: int, at: dt.datetime
+    ) -> tuple[str, str]:
+        """The confirmation of a submission: what was submitted, and that it stays in Haven."""
+        _ = translations(lang).gettext
+        body = _(
+            N_(
+                "Your Express Entry profile %(number)s was submitted in Haven on %(date)s, with a CRS "
+                "score of %(score)s. It is in Haven’s pool for 12 months, for the rounds of invitations "
+                "held in Haven.\n\n"
+                "Haven does not send your profile to Immigration, Refugees and Citizenship Canada "
+                "(IRCC). To apply for real, use IRCC’s official systems on canada.ca.\n\n"
+                "To see or change your profile, sign in to your Haven account:\n\n%(link)s"
+            )
+        ) % {
+            "number": number,
+            "date": local_text(at, lang),
+            "score": score,
+            "link": self._profile_link(lang, profile_id),
+        }
+        return _(N_("Haven: your Express Entry profile is submitted")), _signed(body, lang)
+
     def expiry_notice(
         self, lang: Language, profile_id: uuid.UUID, expires_at: dt.datetime
     ) -> tuple[str, str]:

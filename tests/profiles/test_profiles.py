@@ -222,7 +222,9 @@ async def test_save_and_come_back_later_keeps_everything_typed(site: Visitor) ->
     partial = {"family_name": "Okafor", "dob-year": "19", "action": "later"}
     response = await site.submit(f"{task_list}/personal-details", partial)
     assert response.status_code == 303
-    assert response.headers["location"] == "/en/account"
+    assert response.headers["location"] == "/en/account?saved=personal"
+    home = await site.get(response.headers["location"])
+    assert "Saved: your answers to “Personal details”." in home.text  # said, not silent
     again = await site.get(f"{task_list}/personal-details")
     assert 'value="Okafor"' in again.text
     assert 'value="19"' in again.text
@@ -415,3 +417,44 @@ async def test_the_whole_journey_works_in_either_language(site: Visitor, lang: s
     confirmation = await site.get(location)
     assert confirmation.status_code == 200
     assert f'lang="{lang}"' in confirmation.text
+
+
+async def test_a_section_saved_says_so_on_the_task_list(site: Visitor) -> None:
+    await site.sign_up_and_in("gil@example.org")
+    task_list = await start_profile(site, "fr")
+    await fill_profile(site, task_list, "fr")
+    listing = await site.get(task_list + "?saved=personal")
+    assert "Enregistré\u00a0: vos réponses à «\u00a0" in listing.text
+    later = await site.get("/fr/compte?saved=draft")
+    assert "Votre brouillon est enregistré." in later.text
+    assert "Enregistré" not in (await site.get(task_list + "?saved=nothing")).text
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+async def test_a_submission_is_confirmed_by_email_in_the_persons_language_once(
+    site: Visitor, lang: str
+) -> None:
+    await site.sign_up_and_in(f"conf-{lang}@example.org", lang=lang)
+    task_list = await start_profile(site, lang)
+    await fill_profile(site, task_list, lang)
+    check = await site.get(f"{task_list}/{'check-answers' if lang == 'en' else 'verifier-reponses'}")
+    fields = {
+        "csrf": hidden(check.text, "csrf"),
+        "submit_key": hidden(check.text, "submit_key"),
+        "declaration": "yes",
+    }
+    for _click in range(2):  # a second click confirms nothing twice
+        sent = await site.client.post(f"{task_list}/{'submit' if lang == 'en' else 'soumettre'}", data=fields)
+        assert sent.status_code == 303
+    # (Files are named by when each message was queued: this site's clock stands still in the past.)
+    subject = "profile is submitted" if lang == "en" else "profil Entrée express est soumis"
+    mails = [mail for mail in await site.mails() if subject in mail.split("\n\n", 1)[0]]
+    assert len(mails) == 1
+    (mail,) = mails
+    if lang == "en":
+        assert "Subject: Haven: your Express Entry profile is submitted" in mail
+        assert "Haven does not send your profile to Immigration, Refugees and Citizenship Canada" in mail
+    else:
+        assert "Subject: Haven\u00a0: votre profil Entrée express est soumis" in mail
+        assert "Haven n’envoie pas votre profil à Immigration, Réfugiés et Citoyenneté Canada" in mail
+    assert f'<html lang="{lang}">' in mail
