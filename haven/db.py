@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import asyncpg
-from sqlalchemy import Connection, DateTime, Engine, MetaData, event, text
+from sqlalchemy import Connection, DateTime, Engine, MetaData, Row, Table, event, func, select, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
@@ -352,3 +352,16 @@ def migrate(settings: Settings, revision: str = "head") -> None:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(config, revision)
+
+
+def newest(
+    connection: Connection, table: Table, before_id: int | None, limit: int
+) -> tuple[list[Row[Any]], int]:
+    """A page of an append-only log, newest first (older than ``before_id`` when given), and how
+    many rows it has in all: the audit log's and the problem reports'."""
+    query = select(table).order_by(table.c.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(table.c.id < before_id)
+    rows = list(connection.execute(query).all())
+    total = int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+    return rows, total

@@ -15,10 +15,10 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import pyotp
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Row, Table, delete, select, update
 
 from haven.accounts.service import (
     MAX_PASSWORD,
@@ -29,7 +29,7 @@ from haven.accounts.service import (
     record_failure,
 )
 from haven.console.models import AuditEntry, Operator, OperatorSession
-from haven.db import Database
+from haven.db import Database, newest
 from haven.web.clock import Clock
 from haven.web.security import Sealer, new_token, token_hash
 
@@ -156,11 +156,9 @@ class Operators:
             )
 
     async def listing(self) -> list[tuple[str, dt.datetime, dt.datetime | None]]:
-        async with self.database.transaction() as session:
-            rows = await session.execute(
-                select(Operator.name, Operator.created_at, Operator.disabled_at).order_by(Operator.name)
-            )
-            return [(row.name, row.created_at, row.disabled_at) for row in rows]
+        query = select(Operator.name, Operator.created_at, Operator.disabled_at).order_by(Operator.name)
+        rows = await self.database.read(lambda connection: connection.execute(query).all())
+        return [(row.name, row.created_at, row.disabled_at) for row in rows]
 
     # Signing in -------------------------------------------------------------------------------------
 
@@ -219,31 +217,37 @@ class Operators:
         return SignedIn(operator.id, operator.name), session_id
 
     async def operator_for_session(self, session_id: str) -> SignedIn | None:
-        """The signed-in operator, or None for an unknown, idle, expired or disabled one's session."""
+        """The signed-in operator, or None for an unknown, idle, expired or disabled one's session.
+        One read (no write lock, as an applicant's session); a write only when the session has
+        ended, or to note it was seen (once a minute at most)."""
         now, id_hash = self.clock.now(), token_hash(session_id)
-        async with self.database.transaction() as session:
-            row = (
-                await session.execute(
-                    select(
-                        Operator.id,
-                        Operator.name,
-                        Operator.disabled_at,
-                        OperatorSession.expires_at,
-                        OperatorSession.last_seen_at,
-                    )
-                    .join(Operator, Operator.id == OperatorSession.operator_id)
-                    .where(OperatorSession.id_hash == id_hash)
-                )
-            ).first()
-            if row is None:
-                return None
-            if row.disabled_at is not None or row.expires_at <= now or now - row.last_seen_at > SESSION_IDLE:
-                await session.execute(delete(OperatorSession).where(OperatorSession.id_hash == id_hash))
-                return None
-            if now - row.last_seen_at > SEEN_EVERY:
-                await session.execute(
-                    update(OperatorSession).where(OperatorSession.id_hash == id_hash).values(last_seen_at=now)
-                )
+        query = (
+            select(
+                Operator.id,
+                Operator.name,
+                Operator.disabled_at,
+                OperatorSession.expires_at,
+                OperatorSession.last_seen_at,
+            )
+            .join(Operator, Operator.id == OperatorSession.operator_id)
+            .where(OperatorSession.id_hash == id_hash)
+        )
+        row = await self.database.read(lambda connection: connection.execute(query).first())
+        if row is None:
+            return None
+        ours = OperatorSession.id_hash == id_hash
+        if row.disabled_at is not None or row.expires_at <= now or now - row.last_seen_at > SESSION_IDLE:
+            await self.database.write(
+                lambda connection: connection.execute(delete(OperatorSession).where(ours))
+            )
+            return None
+        if now - row.last_seen_at > SEEN_EVERY:
+            seen = (
+                update(OperatorSession)
+                .where(ours, OperatorSession.last_seen_at < now)
+                .values(last_seen_at=now)
+            )
+            await self.database.write(lambda connection: connection.execute(seen))
         return SignedIn(row.id, row.name)
 
     async def sign_out(self, session_id: str, operator: SignedIn, address: str) -> None:
@@ -280,13 +284,9 @@ class Operators:
         async with self.database.transaction() as session:
             self._audit(session, f"({who})", action, before, after, address)
 
-    async def entries(self, *, before_id: int | None = None, limit: int = 50) -> tuple[list[AuditEntry], int]:
+    async def entries(self, *, before_id: int | None = None, limit: int = 50) -> tuple[list[Row[Any]], int]:
         """The newest entries first (older than ``before_id`` when given), and how many there are."""
-        async with self.database.transaction() as session:
-            query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-            if before_id is not None:
-                query = query.where(AuditEntry.id < before_id)
-            rows = list((await session.scalars(query)).all())
-            total = int(await session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
-            session.expunge_all()
-        return rows, total
+        return await self.database.read(lambda connection: newest(connection, AUDIT, before_id, limit))
+
+
+AUDIT: Final = cast(Table, AuditEntry.__table__)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Final
+from typing import Any, Final, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, Table
 
-from haven.db import Database
+from haven.db import Database, newest
 from haven.feedback.models import ProblemReport
 from haven.web.security import safe_next
 
 MAX_TEXT: Final = 2000
+REPORTS: Final = cast(Table, ProblemReport.__table__)
 MAX_PAGE: Final = 500
 
 
@@ -50,15 +51,6 @@ class Reports:
             await session.flush()
             return report.id
 
-    async def latest(
-        self, *, before_id: int | None = None, limit: int = 50
-    ) -> tuple[list[ProblemReport], int]:
+    async def latest(self, *, before_id: int | None = None, limit: int = 50) -> tuple[list[Row[Any]], int]:
         """The newest reports first (older than ``before_id`` when given), and how many there are."""
-        async with self.database.transaction() as session:
-            query = select(ProblemReport).order_by(ProblemReport.id.desc()).limit(limit)
-            if before_id is not None:
-                query = query.where(ProblemReport.id < before_id)
-            rows = list((await session.scalars(query)).all())
-            total = int(await session.scalar(select(func.count()).select_from(ProblemReport)) or 0)
-            session.expunge_all()
-        return rows, total
+        return await self.database.read(lambda connection: newest(connection, REPORTS, before_id, limit))

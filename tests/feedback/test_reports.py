@@ -8,10 +8,11 @@ import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from html import unescape
+from typing import Any
 
 import pyotp
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 
 from haven import settings as settings_module
 from haven.app import Haven, create_app
@@ -39,7 +40,7 @@ async def visitor(app: Haven) -> AsyncIterator[Visitor]:
         yield browser
 
 
-async def reports(app: Haven) -> list[ProblemReport]:
+async def reports(app: Haven) -> list[Row[Any]]:
     found, _ = await app.services.reports.latest()
     return found
 
