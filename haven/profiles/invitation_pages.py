@@ -108,6 +108,7 @@ async def status_page(
         answer_action=profile_path(lang, profile.id, SLUGS["invitation"][lang]),
         withdraw_href=profile_path(lang, profile.id, SLUGS["withdraw"][lang]),
         application_href=profile_path(lang, profile.id, SLUGS["application"][lang]),
+        print_href=profile_path(lang, profile.id, SLUGS["print"][lang]),
         rounds_href=board.paths[lang] if board else "",
         saved=saved,
         **extra,

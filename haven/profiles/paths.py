@@ -19,6 +19,7 @@ SLUGS: Final[dict[str, dict[Language, str]]] = {
     "invitation": {"en": "invitation", "fr": "invitation"},
     "withdraw": {"en": "withdraw", "fr": "retirer-profil"},
     "application": {"en": "application", "fr": "demande"},
+    "print": {"en": "print", "fr": "imprimer"},
 }
 
 

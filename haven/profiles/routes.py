@@ -70,6 +70,7 @@ def routes(lang: Language) -> list[tuple[str, Handler, str]]:
         (base + "/{profile_id}/" + SLUGS["check"][lang], check_answers, "GET"),
         (base + "/{profile_id}/" + SLUGS["submit"][lang], submit, "POST"),
         (base + "/{profile_id}/" + SLUGS["confirmation"][lang], confirmation_page, "GET"),
+        (base + "/{profile_id}/" + SLUGS["print"][lang], print_view, "GET"),
         (base + "/{profile_id}/{slug}", section_form, "GET"),
         (base + "/{profile_id}/{slug}", section_save, "POST"),
     ]
@@ -366,4 +367,26 @@ async def confirmation_page(kit: Kit, profile_id: str) -> Response:
     saved = next((s for s in SECTIONS if s.key == kit.request.query_params.get("saved")), None)
     return await invitation_pages.status_page(
         kit, account, profile, saved=kit.gettext(saved.title) if saved else None
+    )
+
+
+async def print_view(kit: Kit, profile_id: str) -> Response:
+    """A submitted profile, whatever became of it since, as it stands: every answer, for the person
+    to read, print or keep, with no links to change it."""
+    loaded = await kit.load(profile_id)
+    if isinstance(loaded, Response):
+        return loaded
+    account, profile = loaded
+    if profile.state == "draft":
+        return kit.redirect(profile_path(kit.lang, profile.id))
+    state = status(profile, kit.app.clock.now()).state
+    return kit.page(
+        account,
+        "profiles/print.html",
+        kit.gettext("Your Express Entry profile"),
+        profile_path(kit.other, profile.id, SLUGS["print"][kit.other]),
+        profile=profile,
+        state_label=kit.gettext(STATE_LABELS[state]),
+        groups=answer_rows(profile, kit.app.profiles.passport_number(profile), kit.lang, None),
+        back=kit.confirmation(profile.id),
     )

@@ -38,10 +38,25 @@
     });
   }
 
+  // A print view's button: only with this file can a button print, so only then is it shown.
+  function printButtons() {
+    document.querySelectorAll("[data-print]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        window.print();
+      });
+    });
+  }
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", focusErrorSummary);
   } else {
     focusErrorSummary();
   }
   guardDoubleSubmit();
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", printButtons);
+  } else {
+    printButtons();
+  }
 })();

@@ -80,7 +80,6 @@ async def test_a_profile_is_filled_checked_and_submitted_once(site: Visitor) -> 
     check = await site.get(f"{task_list}/check-answers")
     assert "Okafor" in check.text
     assert PASSPORT in check.text
-    assert "CLB levels: 9, 9, 9, 9" in check.text
     assert "Software developer, Andela" in check.text
     _key, location = await submit(site, task_list)
     assert location.endswith("/confirmation")
@@ -94,6 +93,60 @@ async def test_a_profile_is_filled_checked_and_submitted_once(site: Visitor) -> 
     home = await site.get("/en/account")
     assert number in home.text
     assert "Submitted" in home.text
+
+
+def answer_rows(page: str) -> dict[str, tuple[str, str | None]]:
+    """The rows of a page's summary lists: question → (answer, change link or None)."""
+    rows: dict[str, tuple[str, str | None]] = {}
+    for row in page.split('<div class="summary-list__row">')[1:]:
+        question = row.split('<dt class="summary-list__key">')[1].split("</dt>")[0]
+        answer = row.split('<dd class="summary-list__value">')[1].split("</dd>")[0]
+        link = row.split('<a href="')[1].split('"')[0] if "summary-list__actions" in row else None
+        rows.setdefault(question, (answer, link))
+    return rows
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+async def test_check_your_answers_shows_every_score_with_its_level_and_every_job_with_its_noc(
+    site: Visitor, lang: str
+) -> None:
+    await site.sign_up_and_in(f"cya-{lang}@example.org")
+    task_list = await start_profile(site, lang)
+    await fill_profile(site, task_list, lang)
+    check = await site.get(f"{task_list}/{'check-answers' if lang == 'en' else 'verifier-reponses'}")
+    rows = answer_rows(check.text)
+    # IELTS General 7.5 / 7 / 8 / 7: CLB 9 in all four (CLB 10 starts at 8 in reading, 8.5 in listening).
+    expected = {
+        "en": {
+            "Reading": "7.5 (CLB 9)",
+            "Writing": "7 (CLB 9)",
+            "Listening": "8 (CLB 9)",
+            "Speaking": "7 (CLB 9)",
+        },
+        "fr": {
+            "Compréhension de l’écrit": "7,5 (CLB 9)",
+            "Expression écrite": "7 (CLB 9)",
+            "Compréhension de l’oral": "8 (CLB 9)",
+            "Expression orale": "7 (CLB 9)",
+        },
+    }[lang]
+    for question, answer in expected.items():
+        assert rows[question][0] == answer, (question, rows.get(question))
+    job = rows["Software developer, Andela"]
+    assert job[0].startswith(("NOC 21232, TEER 1", "CNP 21232, catégorie FEER 1")), job
+    section = SECTIONS[lang]
+    assert job[1] == f"{task_list}/{section['work']}/0"
+    # Every row has its own change link, to the field itself on its section's page.
+    assert all(link for _answer, link in rows.values()), [q for q, (_a, link) in rows.items() if not link]
+    family_name = next(link for q, (_a, link) in rows.items() if q in ("Family name", "Nom de famille"))
+    assert family_name == f"{task_list}/{section['personal']}#family_name"
+    birth = next(link for q, (_a, link) in rows.items() if q in ("Date of birth", "Date de naissance"))
+    assert birth is not None
+    assert birth.endswith("#dob-day")
+    for link in {link for _a, link in rows.values() if link and "#" in link}:
+        path, anchor = link.split("#")
+        target = await site.get(path)
+        assert f'id="{anchor}"' in target.text, link
 
 
 def test_the_known_profile_scores_429_under_the_rules_themselves() -> None:
@@ -458,3 +511,44 @@ async def test_a_submission_is_confirmed_by_email_in_the_persons_language_once(
         assert "Subject: Haven\u00a0: votre profil Entrée express est soumis" in mail
         assert "Haven n’envoie pas votre profil à Immigration, Réfugiés et Citoyenneté Canada" in mail
     assert f'<html lang="{lang}">' in mail
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+async def test_a_submitted_profile_can_be_viewed_whole_and_printed(site: Visitor, lang: str) -> None:
+    await site.sign_up_and_in(f"print-{lang}@example.org", lang=lang)
+    task_list = await start_profile(site, lang)
+    await fill_profile(site, task_list, lang, personal=BIRTH_DATE)
+    printed = f"{task_list}/{'print' if lang == 'en' else 'imprimer'}"
+    draft = await site.get(printed)
+    assert draft.status_code == 303
+    assert draft.headers["location"] == task_list
+    _key, location = await submit(site, task_list, lang)
+    confirmation = await site.get(location)
+    assert f'href="{printed}"' in confirmation.text
+    page = await site.get(printed)
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "private, no-store"
+    number = confirmation.text.split('class="reference">')[1].split("<")[0]
+    assert number in page.text
+    rows = answer_rows(page.text)
+    assert "Okafor" in rows["Family name" if lang == "en" else "Nom de famille"][0]
+    assert PASSPORT in page.text
+    assert "Software developer, Andela" in rows
+    assert f"{SCORE_ON_DAY} <span" in page.text
+    # A page to keep: no link changes an answer, and it says who does not get it.
+    assert all(link is None for _answer, link in rows.values())
+    assert ("Haven does not send your profile to IRCC" if lang == "en" else "Haven n’envoie pas") in page.text
+    assert "data-print" in page.text
+    other = await site.get(f"{task_list}/{'imprimer' if lang == 'en' else 'print'}")
+    assert other.status_code == 404  # each language has its own address
+
+
+async def test_nobody_else_can_print_a_profile(site: Visitor) -> None:
+    await site.sign_up_and_in("owner-print@example.org")
+    task_list = await start_profile(site)
+    await fill_profile(site, task_list)
+    await submit(site, task_list)
+    await site.sign_up_and_in("stranger-print@example.org")
+    page = await site.get(f"{task_list}/print")
+    assert page.status_code == 404
+    assert "Okafor" not in page.text
