@@ -42,6 +42,7 @@ from haven.feedback.paths import PATHS as FEEDBACK_PATHS
 from haven.mail.metrics import MailExporter
 from haven.ops.health import OpsEndpoints, Readiness
 from haven.ops.metrics import Metrics, RequestMetrics
+from haven.profiles import noc_pages
 from haven.profiles import paths as profile_paths
 from haven.profiles import routes as profiles_routes
 from haven.rounds.public import RoundsBoard
@@ -230,7 +231,14 @@ def create_app(settings: settings_module.Settings, *, clock: Clock | None = None
         clock,
         site,
         {**site.responses, apidocs.PATH: docs},
-        QueryPages({**checker_routes.page_routes(site, board.cutoffs), **search.routes(site)}, clock),
+        QueryPages(
+            {
+                **checker_routes.page_routes(site, board.cutoffs),
+                **search.routes(site),
+                **noc_pages.routes(site),
+            },
+            clock,
+        ),
         framework,
         board=board,
     )

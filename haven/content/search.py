@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from typing import Final
 from urllib.parse import urlencode
 
 from haven.content.site import SEARCH_PATHS, Site
-from haven.web.i18n import LANGUAGES, N_, OTHER, Language
+from haven.web.i18n import LANGUAGES, N_, OTHER, Language, fold
 from haven.web.pagecache import HTML, CachedResponse, build
 from haven.web.querypages import Params, QueryRoute
 
@@ -47,12 +46,6 @@ STOP_WORDS: Final[dict[Language, frozenset[str]]] = {
     "en": frozenset(EN_STOP_WORDS.split()),
     "fr": frozenset((FR_STOP_WORDS + " vous votre vos").split()),
 }
-
-
-def fold(text: str) -> str:
-    """Lower case, without accents: what both the index and a query are made of."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def words(text: str, lang: Language) -> list[str]:

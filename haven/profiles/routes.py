@@ -180,7 +180,7 @@ def section_page(
 ) -> Response:
     _, lang = kit.gettext, kit.lang
     specs = section.fields_for(values, profile.answers)
-    views = [field_view(spec, values, reading, _) for spec in specs]
+    views = [field_view(spec, values, reading, _, lang=lang) for spec in specs]
     return kit.page(
         account,
         "profiles/section.html",

@@ -24,6 +24,8 @@ from haven.checker.fields import (
     read_scores,
     score_fields,
 )
+from haven.profiles.noc import UNIT_GROUPS
+from haven.web.countries import citizenships, countries
 from haven.web.forms import Field, FormError, Kind, Option, Reading, Translate, read_fields
 from haven.web.i18n import N_
 from haven.web.i18n import Language as SiteLanguage
@@ -55,6 +57,27 @@ def _text(
         pattern=pattern,
         invalid=invalid or N_("Enter %(maximum)s characters or fewer"),
         width=20,
+    )
+
+
+def _country(
+    name: str,
+    label: str,
+    required: str,
+    *,
+    optional: bool = False,
+    autocomplete: str = "",
+    labels: Callable[[SiteLanguage], Mapping[str, str]] = countries,
+) -> Field:
+    """A country chosen from the list: its ISO code is kept, its name shown in the page's language."""
+    return Field(
+        name,
+        Kind.SELECT,
+        label,
+        required=required,
+        optional=optional,
+        autocomplete=autocomplete,
+        labels=labels,
     )
 
 
@@ -98,9 +121,14 @@ PERSONAL: Final = (
         hint=N_("For example, 27 3 1990"),
         autocomplete="bday",
     ),
-    _text("birth_country", N_("Country of birth"), N_("Enter the country where you were born")),
-    _text("citizenship", N_("Country of citizenship"), N_("Enter your country of citizenship")),
-    _text("residence", N_("Country where you live"), N_("Enter the country where you live")),
+    _country("birth_country", N_("Country of birth"), N_("Select the country where you were born")),
+    _country(
+        "citizenship",
+        N_("Country of citizenship"),
+        N_("Select your country of citizenship, or that you are stateless"),
+        labels=citizenships,
+    ),
+    _country("residence", N_("Country where you live"), N_("Select the country where you live")),
     MARITAL,
     _text(
         "passport_number",
@@ -111,10 +139,10 @@ PERSONAL: Final = (
         invalid=N_("Enter a passport number of 5 to 20 letters and numbers"),
         hint=N_("Haven encrypts your passport number and never writes it to a log."),
     ),
-    _text(
+    _country(
         "passport_country",
         N_("Country that issued your passport"),
-        N_("Enter the country that issued your passport"),
+        N_("Select the country that issued your passport"),
     ),
     Field(
         "passport_expiry",
@@ -156,7 +184,7 @@ CONTACT: Final = (
         autocomplete="postal-code",
         max_length=12,
     ),
-    _text("country", N_("Country"), N_("Enter your country"), autocomplete="country-name"),
+    _country("country", N_("Country"), N_("Select your country"), autocomplete="country"),
 )
 
 
@@ -171,6 +199,27 @@ def _test_date(name: str) -> Field:
         rule=N_("The test result date must be in the past"),
     )
 
+
+# The organizations IRCC designates to make an educational credential assessment for Express Entry
+# (canada.ca, "Educational credential assessment (ECA) for Express Entry: How to get one", as read
+# in 2026); the last two only for their professions' own diplomas.
+ECA_ORGANIZATIONS: Final = (
+    Option("ces", N_("Comparative Education Service – University of Toronto School of Continuing Studies")),
+    Option("icas", N_("International Credential Assessment Service of Canada")),
+    Option("wes", N_("World Education Services")),
+    Option("iqas", N_("International Qualifications Assessment Service")),
+    Option("ices", N_("International Credential Evaluation Service")),
+    Option(
+        "mcc",
+        N_("Medical Council of Canada"),
+        N_("For specialists and family physicians (NOC 31100, 31101 or 31102): the primary medical diploma."),
+    ),
+    Option(
+        "pebc",
+        N_("Pharmacy Examining Board of Canada"),
+        N_("For pharmacists (NOC 31120) who need a licence to practise."),
+    ),
+)
 
 FIRST_TEST: Final = Field(
     "test1",
@@ -206,7 +255,14 @@ EDUCATION: Final = (
             Option("no_eca", N_("Outside Canada, and I do not have an ECA")),
         ),
     ),
-    _text("eca_org", N_("Organization that made your ECA"), N_("Enter the organization that made your ECA")),
+    Field(
+        "eca_org",
+        Kind.RADIO,
+        N_("Which organization made your ECA?"),
+        required=N_("Select the organization that made your ECA"),
+        options=ECA_ORGANIZATIONS,
+        hint=N_("Only these organizations are designated by IRCC to assess education for Express Entry."),
+    ),
     Field(
         "eca_date",
         Kind.DATE,
@@ -243,10 +299,10 @@ JOB: Final = (
     ),
     _text("employer", N_("Employer"), N_("Enter the employer’s name")),
     _yes_no("in_canada", N_("Was this job in Canada?")),
-    _text(
+    _country(
         "country",
         N_("Country (if not in Canada)"),
-        N_("Enter the country where you did this job"),
+        N_("Select the country where you did this job"),
         optional=True,
     ),
     _yes_no(
@@ -497,8 +553,12 @@ def job_reading(params: Answers, words: Translate, today: dt.date) -> Reading:
         reading.errors.append(FormError("end-month", words(N_("The end date must be after the start date"))))
     if start and start > today.strftime("%Y-%m"):
         reading.errors.append(FormError("start-month", words(N_("The start date must be in the past"))))
+    code = reading.answers.get("noc")
+    if code is not None and code not in UNIT_GROUPS:
+        unknown = words(N_("There is no NOC 2021 code %(code)s: find your job’s code by its title"))
+        reading.errors.append(FormError("noc", unknown % {"code": code}))
     if reading.answers.get("in_canada") == "no" and not reading.answers.get("country"):
-        reading.errors.append(FormError("country", words(N_("Enter the country where you did this job"))))
+        reading.errors.append(FormError("country", words(N_("Select the country where you did this job"))))
     if reading.answers.get("in_canada") == "yes":
         reading.answers.pop("country", None)
     else:

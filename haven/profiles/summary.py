@@ -12,9 +12,11 @@ from babel.numbers import format_decimal
 
 from haven.checker.explain import money
 from haven.checker.fields import levels_from
+from haven.profiles import noc
 from haven.profiles.models import Profile
 from haven.profiles.sections import Section, applicable, teer
 from haven.rules.common import ABILITIES
+from haven.web.countries import countries
 from haven.web.forms import Field, Kind
 from haven.web.i18n import LOCALES, N_, Language, long_date, translations
 
@@ -42,6 +44,8 @@ def _date(value: str, lang: Language) -> str:
 def _answer(spec: Field, answers: Mapping[str, Any], lang: Language) -> str:
     words = translations(lang).gettext
     raw = answers.get(spec.name, "")
+    if spec.labels is not None:  # a code, named in this language (or as typed before the list)
+        return spec.labels(lang).get(raw, str(raw))
     if spec.kind is Kind.RADIO:
         option = next((o for o in spec.options if o.value == raw), None)
         return words(option.label) if option else ""
@@ -117,7 +121,7 @@ def answer_rows(
                         summary["title"],
                         summary["noc"],
                         f"{base}/{index}" if base else None,
-                        (summary["where"], summary["period"], summary["hours"]),
+                        (summary["noc_title"], summary["where"], summary["period"], summary["hours"]),
                     )
                 )
             if not rows:
@@ -148,10 +152,12 @@ def job_summary(job: Mapping[str, Any], lang: Language) -> dict[str, str]:
         period = words(N_("since %(start)s")) % {"start": start}
     else:
         period = words(N_("%(start)s to %(end)s")) % {"start": start, "end": _date(job["end"], lang)}
-    where = words(N_("In Canada")) if job.get("in_canada") == "yes" else str(job.get("country", ""))
+    country = str(job.get("country", ""))
+    where = words(N_("In Canada")) if job.get("in_canada") == "yes" else countries(lang).get(country, country)
     return {
         "title": f"{job['title']}, {job['employer']}",
         "noc": words(N_("NOC %(code)s, TEER %(teer)s")) % {"code": job["noc"], "teer": teer(job["noc"])},
+        "noc_title": noc.title(job["noc"], lang) or "",
         "where": where,
         "period": period,
         "hours": words(N_("%(hours)s hours a week")) % {"hours": job["hours"]},

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi.responses import Response
 
 from haven.accounts.models import Account
+from haven.profiles import noc_pages
 from haven.profiles.models import Profile
 from haven.profiles.pages import MAX_JOBS, Kit, ProfilePages, layout
 from haven.profiles.paths import BASE, SLUGS, profile_path, section_path
@@ -81,7 +82,7 @@ def job_page(
     _, lang, other = kit.gettext, kit.lang, kit.other
     rest = (SLUGS["add"][lang],) if index is None else (str(index),)
     other_rest = (SLUGS["add"][other],) if index is None else (str(index),)
-    views = [field_view(spec, values, reading, _) for spec in WORK.fields]
+    views = [field_view(spec, values, reading, _, lang=lang) for spec in WORK.fields]
     return kit.page(
         account,
         "profiles/section.html",
@@ -95,6 +96,8 @@ def job_page(
         action=section_path(lang, profile.id, WORK, *rest),
         back=section_path(lang, profile.id, WORK),
         later=False,
+        # A new tab: the job's answers stay on this page while the person looks up the code.
+        aids={"noc": (_("Find a NOC code by job title (opens in a new tab)"), noc_pages.PATHS[lang])},
     )
 
 

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from haven.web.i18n import N_
+from haven.web.i18n import N_, Language, fold
 
 Translate = Callable[[str], str]
 
 
 class Kind(StrEnum):
     RADIO = "radio"
+    SELECT = "select"  # one of a long list (``labels``), chosen from a drop-down
     NUMBER = "number"
     MONEY = "money"
     SCORE = "score"
@@ -56,8 +57,13 @@ class Field:
     autocomplete: str = ""  # the HTML autocomplete token, for personal fields (WCAG 1.3.5)
     when: str = ""  # dates: "past" or "future" (today excluded); msgid in ``rule``
     rule: str = ""
+    # A select: value → name in a language, in the order shown (names that are not msgids, such as
+    # countries' names, which come from CLDR).
+    labels: Callable[[Language], Mapping[str, str]] | None = None
 
     def values(self) -> frozenset[str]:
+        if self.labels is not None:
+            return frozenset(self.labels("en"))
         return frozenset(option.value for option in self.options)
 
     def parts(self) -> tuple[str, ...]:
@@ -108,7 +114,7 @@ def read_field(
         if not spec.optional:
             reading.errors.append(FormError(spec.parts()[0], words(spec.required)))
         return
-    if spec.kind is Kind.RADIO:
+    if spec.kind in (Kind.RADIO, Kind.SELECT):
         if value in spec.values():
             reading.answers[spec.name] = value
         else:
@@ -244,6 +250,12 @@ class FieldView:
         return " ".join(ids)
 
 
+def _named(names: Mapping[str, str], typed: str) -> str:
+    """The value whose name is ``typed`` (an answer kept from before the list, "nigeria" for NG)."""
+    wanted = fold(typed.strip())
+    return next((value for value, name in names.items() if fold(name) == wanted), "") if wanted else ""
+
+
 _PART_LABELS: Final = {"day": N_("Day"), "month": N_("Month"), "year": N_("Year")}
 
 
@@ -255,20 +267,32 @@ def field_view(
     *,
     label: str | None = None,
     hint: str | None = None,
+    lang: Language | None = None,
 ) -> FieldView:
-    """A field ready for the form macros: translated, prefilled, with its error if any."""
+    """A field ready for the form macros: translated, prefilled, with its error if any (a select's
+    names are in ``lang``, which it needs)."""
     raw = answers.get(spec.name, "")
-    options = tuple(
-        OptionView(
-            value=option.value,
-            label=words(option.label),
-            hint=words(option.hint) if option.hint else None,
-            checked=raw == option.value,
-            # The first choice carries the field's own id, so an error summary link lands on it.
-            id=spec.name if index == 0 else f"{spec.name}-{option.value}",
+    if spec.labels is not None:
+        if lang is None:
+            raise ValueError(f"{spec.name}: a select needs the page's language")
+        names = spec.labels(lang)
+        chosen = raw if raw in names else _named(names, raw)
+        options = tuple(
+            OptionView(value, name, None, value == chosen, f"{spec.name}-{value}")
+            for value, name in names.items()
         )
-        for index, option in enumerate(spec.options)
-    )
+    else:
+        options = tuple(
+            OptionView(
+                value=option.value,
+                label=words(option.label),
+                hint=words(option.hint) if option.hint else None,
+                checked=raw == option.value,
+                # The first choice carries the field's own id, so an error summary link lands on it.
+                id=spec.name if index == 0 else f"{spec.name}-{option.value}",
+            )
+            for index, option in enumerate(spec.options)
+        )
     if spec.kind is Kind.CHECKBOX:
         options = (OptionView("yes", label or words(spec.label), None, raw == "yes", spec.name),)
     parts: tuple[PartView, ...] = ()

@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import gettext
 import io
+import unicodedata
 from pathlib import Path
 from typing import Final, Literal
 
@@ -37,6 +38,12 @@ def N_(message: str) -> str:
 def long_date(day: dt.date, lang: Language) -> str:
     """A date written the one way each language writes it here: December 3, 2026; 3 décembre 2026."""
     return format_date(day, "long", locale=LOCALES[lang])
+
+
+def fold(text: str) -> str:
+    """Lower case, without accents: for matching and sorting words as people type them."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def catalog_path(lang: Language) -> Path:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from haven.content.search import Index, fold
+from haven.content.search import Index
+from haven.web.i18n import fold
 
 SEARCH = {"en": "/en/search", "fr": "/fr/recherche"}
 

@@ -4,6 +4,7 @@ ever your own."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -269,6 +270,49 @@ async def test_bad_answers_are_explained_and_kept(site: Visitor) -> None:
     assert 'value="13"' in response.text
 
 
+async def test_countries_and_the_eca_organization_are_chosen_from_lists_in_the_pages_language(
+    site: Visitor,
+) -> None:
+    await site.sign_up_and_in("lists@example.org")
+    task_list = await start_profile(site, "fr")
+    personal = f"{task_list}/{SECTIONS['fr']['personal']}"
+    page = await site.get(personal)
+    assert '<select class="select" id="birth_country" name="birth_country">' in page.text
+    assert '<option value="DE">Allemagne</option>' in page.text
+    assert '<option value="stateless">Apatride' in page.text  # for citizenship only
+    wrong = await site.submit(
+        personal, {**ANSWERS["personal"], "birth_country": "Atlantis", "action": "continue"}
+    )
+    assert wrong.status_code == 422
+    assert "Sélectionnez le pays où vous êtes né" in wrong.text
+    assert '<option value="NG" selected>Nigéria</option>' in wrong.text  # the other answers kept
+    education = f"{task_list}/{SECTIONS['fr']['education']}"
+    page = await site.submit(education, {"level": "bachelor", "where": "eca", "action": "continue"})
+    assert 'id="eca_org-wes"' in page.text
+    assert "Conseil médical du Canada" in page.text
+    done = await site.submit(education, {**ANSWERS["education"], "action": "continue"})
+    assert done.status_code == 303
+    check = await site.get(f"{task_list}/{SECTIONS['fr']['personal']}")
+    assert '<option value="NG" selected>Nigéria</option>' in check.text
+
+
+async def test_a_country_typed_before_the_lists_is_chosen_for_the_person(site: Visitor) -> None:
+    # Answers kept from when countries were typed: the page offers the country of that name, and
+    # the summaries show what was typed until the person chooses.
+    await site.sign_up_and_in("legacy@example.org")
+    task_list = await start_profile(site)
+    profile_id = uuid.UUID(task_list.rsplit("/", 1)[1])
+    async with site.app.services.database.transaction() as session:
+        account_id = await session.scalar(select(Profile.account_id).where(Profile.id == profile_id))
+    assert account_id is not None
+    typed = {**ANSWERS["personal"], "birth_country": "nigéria ", "citizenship": "Nigeria"}
+    await site.app.services.profiles.save(
+        account_id, profile_id, "personal", typed, complete=False, now=site.app.services.clock.now()
+    )
+    page = await site.get(f"{task_list}/personal-details")
+    assert page.text.count('<option value="NG" selected>Nigeria</option>') >= 2
+
+
 async def test_save_and_come_back_later_keeps_everything_typed(site: Visitor) -> None:
     await site.sign_up_and_in("fin@example.org")
     task_list = await start_profile(site)
@@ -351,6 +395,12 @@ async def test_jobs_can_be_added_changed_and_removed(site: Visitor) -> None:
     assert bad.status_code == 422
     assert "Enter the 5-digit NOC 2021 code, like 21231" in bad.text
     assert "The end date must be after the start date" in bad.text
+    # The form sends people to look a code up, in a tab of its own so that nothing typed is lost.
+    assert '<a href="/en/immigrate/express-entry/find-a-noc-code" target="_blank" rel="noopener">' in bad.text
+    unknown = await site.submit(f"{work}/add", {**JOB, "noc": "21299"})
+    assert unknown.status_code == 422
+    assert "There is no NOC 2021 code 21299" in unknown.text
+    assert 'value="21299"' in unknown.text
     assert (await site.submit(f"{work}/add", JOB)).status_code == 303
     assert (await site.submit(f"{work}/add", {**JOB, "title": "Tester"})).status_code == 303
     listing = await site.get(work)
