@@ -12,6 +12,7 @@ PATHS: Final[dict[str, dict[Language, str]]] = {
     "sign_up": {"en": "/en/account/sign-up", "fr": "/fr/compte/inscription"},
     "sign_in": {"en": "/en/account/sign-in", "fr": "/fr/compte/connexion"},
     "sign_out": {"en": "/en/account/sign-out", "fr": "/fr/compte/deconnexion"},
+    "stay": {"en": "/en/account/stay-signed-in", "fr": "/fr/compte/rester-connecte"},
     "check_email": {"en": "/en/account/check-your-email", "fr": "/fr/compte/verifiez-vos-courriels"},
     "verify": {"en": "/en/account/verify-email", "fr": "/fr/compte/confirmer-courriel"},
     "resend": {"en": "/en/account/send-link-again", "fr": "/fr/compte/renvoyer-lien"},

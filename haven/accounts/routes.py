@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Final
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
@@ -169,6 +170,7 @@ async def sign_in_form(page: Page) -> Response:
         values={},
         next=after_sign_in(query.get("next"), page.lang),
         signed_out=query.get("signed_out") == "1",
+        ended=query.get("ended", ""),
     )
 
 
@@ -180,6 +182,7 @@ async def sign_in(page: Page) -> Response:
         "values": {"email": form.get("email", "")},
         "next": after_sign_in(form.get("next"), page.lang),
         "signed_out": False,
+        "ended": "",
     }
     errors = page.problems(form)
     if errors:
@@ -224,6 +227,23 @@ async def sign_out(page: Page) -> Response:
     response = page.redirect(path("sign_in", page.lang) + "?signed_out=1")
     personal.clear_session(response, page.request)
     return response
+
+
+async def stay_signed_in(page: Page) -> Response:
+    """ "Stay signed in", from the warning that a session is about to end: seeing the session keeps it
+    for another 30 minutes. The page's script asks with ``X-Haven-Stay`` and gets 204 (or 401 when
+    the session has already ended); a browser without the script is sent back to its page."""
+    form = await page.form("home")
+    if isinstance(form, Response):
+        return form
+    scripted = page.request.headers.get("x-haven-stay") == "1"
+    account = await signed_in(page.request)
+    if scripted:
+        return page.app.personal.bare(page.request, 204 if account is not None else 401)
+    back = after_sign_in(form.get("next"), page.lang)
+    if account is None:
+        return page.redirect(f"{path('sign_in', page.lang)}?next={quote(back)}&ended=1")
+    return page.redirect(back)
 
 
 # Reset a forgotten password ---------------------------------------------------------------------
@@ -289,6 +309,7 @@ ROUTES: Final[tuple[tuple[str, str, Handler], ...]] = (
     ("sign_in", "GET", sign_in_form),
     ("sign_in", "POST", sign_in),
     ("sign_out", "POST", sign_out),
+    ("stay", "POST", stay_signed_in),
     ("forgot", "GET", forgot_form),
     ("forgot", "POST", forgot),
     ("reset", "GET", reset_form),

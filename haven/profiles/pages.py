@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from haven.accounts.guard import PersonalPage, personal_page, sign_in_first, signed_in
 from haven.accounts.models import Account
 from haven.accounts.paths import PATHS as ACCOUNT_PATHS
+from haven.accounts.service import SEEN_EVERY, SESSION_IDLE
 from haven.profiles.models import Profile
 from haven.profiles.paths import BASE, SLUGS, profile_path
 from haven.profiles.service import ProfileNotFound
@@ -81,6 +82,10 @@ class ProfilePages(PersonalPage):
             account=account,
             base=BASE[self.lang],
             crumbs=self.crumbs(template),
+            here=self.request.url.path,
+            # The warning before the session ends counts from this page; the server may have seen
+            # the session up to a minute before this request (it notes it once a minute).
+            session_seconds=int((SESSION_IDLE - SEEN_EVERY).total_seconds()),
             **context,
         )
 
@@ -97,23 +102,56 @@ class ProfilePages(PersonalPage):
         account = await self.account()
         if isinstance(account, Response):
             return account
+        return await self._profile_of(account, profile_id)
+
+    async def _profile_of(self, account: Account, profile_id: str) -> tuple[Account, Profile] | Response:
         try:
             profile = await self.app.profiles.get(account.id, uuid.UUID(profile_id))
         except (ValueError, ProfileNotFound):
             return self.not_found(account)
         return account, profile
 
-    async def load_post(self, profile_id: str) -> tuple[Account, Profile, dict[str, str]] | Response:
+    async def load_post(
+        self, profile_id: str, *, hold: bool = False
+    ) -> tuple[Account, Profile, dict[str, str]] | Response:
         """For a form posted about a profile: the account, its profile and the form, or the
-        response that refuses (signed out, not theirs, a bad or stale form)."""
-        loaded = await self.load(profile_id)
+        response that refuses (signed out, not theirs, a bad or stale form). With ``hold``, a form
+        sent after the session ended is kept, for its page to put back once the person has signed in
+        again (``held``)."""
+        account = await signed_in(self.request)
+        if account is None:
+            if hold and self.app.personal.session_id(self.request) is not None:
+                return await self.hold_and_sign_in()
+            return sign_in_first(self.request, self.lang)
+        loaded = await self._profile_of(account, profile_id)
         if isinstance(loaded, Response):
             return loaded
         form = await self.form()
         if isinstance(form, Response):
             return form
-        account, profile = loaded
-        return account, profile, form
+        return account, loaded[1], form
+
+    async def hold_and_sign_in(self) -> Response:
+        """Keep what was typed (a form of ours, its CSRF token right) and send the person to sign in,
+        then back to this page."""
+        form = await self.form()
+        if isinstance(form, Response):
+            return form
+        typed = {name: value for name, value in form.items() if name not in ("csrf", "action", "asked")}
+        response = sign_in_first(self.request, self.lang, held=True)
+        if not self.app.personal.hold_form(response, self.request, typed):
+            return sign_in_first(self.request, self.lang)
+        return response
+
+    def held(self) -> dict[str, str] | None:
+        """What was typed on this page when the session had ended, if it was kept (see
+        ``hold_and_sign_in``)."""
+        return self.app.personal.held_form(self.request)
+
+    def restored(self, response: Response) -> Response:
+        """A page that has put back what ``held`` kept: the browser forgets it."""
+        self.app.personal.forget_held(response, self.request)
+        return response
 
     def not_found(self, account: Account) -> Response:
         title = self.gettext("We could not find this profile")

@@ -177,6 +177,8 @@ def section_page(
     values: dict[str, str],
     reading: Reading | None,
     status_code: int = 200,
+    *,
+    restored: bool = False,
 ) -> Response:
     _, lang = kit.gettext, kit.lang
     specs = section.fields_for(values, profile.answers)
@@ -196,6 +198,7 @@ def section_page(
         later=profile.state == "draft",
         toggle_form="answers",
         asked=" ".join(spec.name for spec in specs),
+        restored=restored,
     )
 
 
@@ -218,11 +221,16 @@ async def section_form(kit: Kit, profile_id: str, slug: str) -> Response:
     values = {k: v for k, v in profile.answers.get(section.key, {}).items() if isinstance(v, str)}
     if section.key == "personal":
         values["passport_number"] = kit.app.profiles.passport_number(profile) or ""
-    return section_page(kit, account, profile, section, values, None)
+    held = kit.held()
+    if held is None:
+        return section_page(kit, account, profile, section, values, None)
+    # What the person typed before their session ended, put back (not saved until they save it).
+    page = section_page(kit, account, profile, section, {**values, **held}, None, restored=True)
+    return kit.restored(page)
 
 
 async def section_save(kit: Kit, profile_id: str, slug: str) -> Response:
-    loaded = await kit.load_post(profile_id)
+    loaded = await kit.load_post(profile_id, hold=True)
     if isinstance(loaded, Response):
         return loaded
     account, profile, form = loaded

@@ -78,6 +78,8 @@ def job_page(
     index: int | None,
     values: dict[str, str],
     reading: Reading | None,
+    *,
+    restored: bool = False,
 ) -> Response:
     _, lang, other = kit.gettext, kit.lang, kit.other
     rest = (SLUGS["add"][lang],) if index is None else (str(index),)
@@ -96,6 +98,7 @@ def job_page(
         action=section_path(lang, profile.id, WORK, *rest),
         back=section_path(lang, profile.id, WORK),
         later=False,
+        restored=restored,
         # A new tab: the job's answers stay on this page while the person looks up the code.
         aids={"noc": (_("Find a NOC code by job title (opens in a new tab)"), noc_pages.PATHS[lang])},
     )
@@ -145,11 +148,14 @@ async def job_form(kit: Kit, profile_id: str, which: str) -> Response:
     if index is not None and not 0 <= index < len(jobs):
         return kit.not_found(account)
     values = dict(jobs[index]) if index is not None else {}
-    return job_page(kit, account, profile, index, values, None)
+    held = kit.held()
+    if held is None:
+        return job_page(kit, account, profile, index, values, None)
+    return kit.restored(job_page(kit, account, profile, index, {**values, **held}, None, restored=True))
 
 
 async def job_save(kit: Kit, profile_id: str, which: str) -> Response:
-    loaded = await kit.load_post(profile_id)
+    loaded = await kit.load_post(profile_id, hold=True)
     if isinstance(loaded, Response):
         return loaded
     account, profile, form = loaded

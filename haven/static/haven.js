@@ -48,6 +48,102 @@
     });
   }
 
+  // Five minutes before a signed-in session ends, a dialog says so and offers to stay signed in
+  // (which asks the server to see the session). Every page of the session notes when it was
+  // shown, so a person busy in another tab is not warned in this one.
+  function sessionWarning() {
+    var dialog = document.querySelector("[data-session-warning]");
+    if (!dialog || typeof dialog.showModal !== "function") {
+      return;
+    }
+    var key = "haven:session-seen";
+    var span = Number(dialog.dataset.seconds) * 1000;
+    var warn = Number(dialog.dataset.warn) * 1000;
+    var left = dialog.querySelector("[data-session-left]");
+    var stay = dialog.querySelector("[data-session-stay]");
+    var close = dialog.querySelector("[data-session-close]");
+    var seen = Date.now();
+    var timer = null;
+
+    function remember(moment) {
+      seen = moment;
+      try {
+        window.localStorage.setItem(key, String(moment));
+      } catch (error) {
+        // Storage refused (a private window): this tab keeps its own count.
+      }
+    }
+    function lastSeen() {
+      try {
+        return Math.max(seen, Number(window.localStorage.getItem(key)) || 0);
+      } catch (error) {
+        return seen;
+      }
+    }
+    function open() {
+      if (!dialog.open) {
+        dialog.showModal();
+      }
+    }
+    function ended() {
+      window.clearTimeout(timer);
+      dialog.querySelector("[data-session-title]").textContent =
+        dialog.querySelector("[data-session-title]").dataset.endedTitle;
+      left.hidden = true;
+      dialog.querySelector("[data-session-ended]").hidden = false;
+      stay.hidden = true;
+      close.hidden = false;
+      open();
+      close.focus();
+    }
+    function check() {
+      var remaining = lastSeen() + span - Date.now();
+      if (remaining <= 0) {
+        ended();
+        return;
+      }
+      if (remaining > warn) {
+        if (dialog.open) {
+          dialog.close();
+        }
+        timer = window.setTimeout(check, remaining - warn);
+        return;
+      }
+      var minutes = Math.max(1, Math.ceil(remaining / 60000));
+      left.textContent = minutes === 1 ? left.dataset.one : left.dataset.many.replace("__N__", String(minutes));
+      if (!dialog.open) {
+        open();
+        stay.querySelector("button").focus();
+      }
+      timer = window.setTimeout(check, Math.min(remaining, 15000));
+    }
+    stay.addEventListener("submit", function (event) {
+      event.preventDefault();
+      window.fetch(stay.action, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(stay)),
+        headers: { "X-Haven-Stay": "1" },
+        credentials: "same-origin"
+      }).then(function (response) {
+        if (response.status === 204) {
+          remember(Date.now());
+          window.clearTimeout(timer);
+          dialog.close();
+          check();
+        } else {
+          ended();
+        }
+      }, function () {
+        // No answer (the network): the dialog stays, and the button can be pressed again.
+      });
+    });
+    close.addEventListener("click", function () {
+      dialog.close();
+    });
+    remember(seen);
+    check();
+  }
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", focusErrorSummary);
   } else {
@@ -56,7 +152,9 @@
   guardDoubleSubmit();
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", printButtons);
+    document.addEventListener("DOMContentLoaded", sessionWarning);
   } else {
     printButtons();
+    sessionWarning();
   }
 })();

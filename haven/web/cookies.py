@@ -28,8 +28,20 @@ OPERATOR_COOKIE: Final = "haven_operator"
 # The address an email was just sent to, for the "check your email" page to name (signed, for 15
 # minutes): it never goes in a page's address, where logs and browser history would keep it.
 SENT_TO_COOKIE: Final = "haven_sent_to"
+# What a person had typed on a profile page when their session had ended: encrypted with the data key,
+# for an hour, and put back on that page once they have signed in again (then deleted).
+HELD_COOKIE: Final = "haven_held"
 NAMES: Final = frozenset(
-    (PASS_COOKIE, TICKET_COOKIE, SESSION_COOKIE, CSRF_COOKIE, HOLDER_COOKIE, OPERATOR_COOKIE, SENT_TO_COOKIE)
+    (
+        PASS_COOKIE,
+        TICKET_COOKIE,
+        SESSION_COOKIE,
+        CSRF_COOKIE,
+        HOLDER_COOKIE,
+        OPERATOR_COOKIE,
+        SENT_TO_COOKIE,
+        HELD_COOKIE,
+    )
 )
 # What RFC 6265 allows in a cookie value: every value Haven writes is URL-safe text, so anything else
 # is a mistake of ours, refused loudly rather than sent as a header a browser would cut short.

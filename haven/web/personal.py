@@ -9,6 +9,8 @@ send the cookie but cannot read it to fill in the field.
 from __future__ import annotations
 
 import base64
+import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -18,14 +20,24 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from haven.settings import Settings
 from haven.web.asgi import client_of
-from haven.web.cookies import CSRF_COOKIE, HOLDER_COOKIE, SENT_TO_COOKIE, SESSION_COOKIE, Cookies
+from haven.web.cookies import (
+    CSRF_COOKIE,
+    HELD_COOKIE,
+    HOLDER_COOKIE,
+    SENT_TO_COOKIE,
+    SESSION_COOKIE,
+    Cookies,
+)
 from haven.web.i18n import Language
 from haven.web.pagecache import SECURITY_HEADERS
-from haven.web.security import new_token, sign, unsign
+from haven.web.security import Sealer, new_token, sign, unsign
 from haven.web.templates import Layout
 
 CSRF_FIELD: Final = "csrf"
 SENT_TO_SECONDS: Final = 15 * 60
+HELD_SECONDS: Final = 60 * 60
+HELD_PURPOSE: Final = b"haven:held-form:v1"
+MAX_HELD_COOKIE: Final = 3800  # bytes of value: under the 4,096 a browser keeps for a whole cookie
 PRIVATE: Final = "private, no-store"
 MAX_FORM_BYTES: Final = 64 * 1024
 HEADERS: Final = {
@@ -65,6 +77,7 @@ class Personal:
         self.layout = layout
         self.settings = settings
         self.cookies = Cookies.from_settings(settings)
+        self._sealer = Sealer(settings.data_key)
 
     def client_address(self, request: Request) -> str:
         return client_of(request.scope, self.settings.behind_proxy)
@@ -103,6 +116,40 @@ class Personal:
             return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
         except (ValueError, UnicodeDecodeError):
             return None
+
+    # What was typed when the session had ended -------------------------------------------------
+
+    def hold_form(self, response: Response, request: Request, values: Mapping[str, str]) -> bool:
+        """Keep ``values``, typed on the page at this address, for an hour (encrypted: they may hold
+        a passport number); False when they are too long for a cookie and cannot be kept."""
+        held = json.dumps({"path": request.url.path, "values": dict(values), "at": int(time.time())})
+        sealed = self._sealer.seal(held, HELD_PURPOSE)
+        value = base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+        if len(value) > MAX_HELD_COOKIE:
+            return False
+        response.raw_headers.append(self.cookies.header(request.scope, HELD_COOKIE, value, HELD_SECONDS))
+        return True
+
+    def held_form(self, request: Request) -> dict[str, str] | None:
+        """What ``hold_form`` kept for the page at this address, if it is still there and recent."""
+        value = request.cookies.get(HELD_COOKIE)
+        if not value:
+            return None
+        try:
+            sealed = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+            held = json.loads(self._sealer.open(sealed, HELD_PURPOSE))
+        except (ValueError, UnicodeDecodeError):  # damaged, or sealed with another key
+            return None
+        if held.get("path") != request.url.path or time.time() - held.get("at", 0) > HELD_SECONDS:
+            return None
+        values = held.get("values")
+        if not isinstance(values, dict):
+            return None
+        return {str(name): str(text) for name, text in values.items()}
+
+    def forget_held(self, response: Response, request: Request) -> None:
+        if HELD_COOKIE in request.cookies:
+            response.raw_headers.append(self.cookies.deletion(request.scope, HELD_COOKIE))
 
     # CSRF -------------------------------------------------------------------------------------
 
@@ -168,6 +215,10 @@ class Personal:
         if retry_after is not None:
             response.headers["retry-after"] = str(retry_after)
         return self._finish(request, response)
+
+    def bare(self, request: Request, status: int) -> Response:
+        """A response with no body (a script's request), with every personal page's headers."""
+        return self._finish(request, Response(status_code=status))
 
     def redirect(self, request: Request, location: str) -> Response:
         return self._finish(request, RedirectResponse(location, status_code=303))

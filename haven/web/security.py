@@ -80,12 +80,13 @@ class Sealer:
     def __init__(self, data_key: str) -> None:
         self._aead = AESGCM(base64.urlsafe_b64decode(data_key.encode()))
 
-    def seal(self, text: str) -> bytes:
+    def seal(self, text: str, purpose: bytes = b"haven:v1") -> bytes:
+        """``purpose`` is bound to the text: what is sealed for one use does not open for another."""
         nonce = secrets.token_bytes(12)
-        return nonce + self._aead.encrypt(nonce, text.encode(), b"haven:v1")
+        return nonce + self._aead.encrypt(nonce, text.encode(), purpose)
 
-    def open(self, sealed: bytes) -> str:
+    def open(self, sealed: bytes, purpose: bytes = b"haven:v1") -> str:
         try:
-            return self._aead.decrypt(sealed[:12], sealed[12:], b"haven:v1").decode()
+            return self._aead.decrypt(sealed[:12], sealed[12:], purpose).decode()
         except InvalidTag:
             raise ValueError("sealed with another key, or damaged") from None

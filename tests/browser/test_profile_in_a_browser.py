@@ -1,10 +1,12 @@
 """A profile that forgives, in a real browser, in both languages, on a phone's width and a desk's:
-the print view of a submitted profile (on screen and as the printer sees it). axe-core checks every
-page."""
+the warning before a session ends (and staying signed in), the road through a session that ended
+mid-form (what was typed is put back after signing in again), and the print view of a submitted
+profile (on screen and as the printer sees it). axe-core checks every page."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,8 +17,10 @@ from playwright.sync_api import Browser, Page
 
 from haven import settings as settings_module
 from haven.profiles.paths import BASE
+from haven.surge.persona import SECTIONS
+from haven.web.i18n import LANGUAGES
 from tests.browser.conftest import axe_violations, describe
-from tests.profiles.crowd import Submitter, prepare
+from tests.profiles.crowd import PASSWORD, Submitter, prepare
 from tests.server import RunningServer, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -94,3 +98,78 @@ def test_a_submitted_profile_is_viewed_and_printed(
             assert len(pdf) > 10_000
             (var_dir / f"print-{lang}-{width}.pdf").write_bytes(pdf)
             page.context.close()
+
+
+def test_the_session_warns_before_it_ends_and_what_was_typed_survives_its_end(
+    browser: Browser, profile_server: tuple[RunningServer, Path]
+) -> None:
+    server, var_dir = profile_server
+    combinations = [(lang, width) for lang in LANGUAGES for width in WIDTHS]
+    crowd = people(var_dir, len(combinations), "session")
+    words = {
+        "en": {
+            "soon": "Your session will end soon",
+            "out": "You have been signed out",
+            "stay": "Stay signed in",
+        },
+        "fr": {
+            "soon": "Votre session va bientôt prendre fin",
+            "out": "Vous avez été déconnecté",
+            "stay": "Rester connecté",
+        },
+    }
+    for (lang, width), person in zip(combinations, crowd, strict=True):
+        said = words[lang]
+        page = signed_in_page(browser, server, person, width)
+        page.clock.install()
+        personal = f"{BASE[lang]}/{person.profile_id}/{SECTIONS[lang]['personal']}"
+        page.goto(server.base_url + personal)
+        dialog = page.locator("dialog[data-session-warning]")
+        assert not dialog.is_visible()
+        assert_accessible(page)
+
+        # 25 minutes later (less the minute of grace): the warning, with the time left.
+        page.clock.fast_forward("24:00")
+        assert dialog.is_visible()
+        assert dialog.locator("h2").inner_text() == said["soon"]
+        assert " 5 " in dialog.inner_text()
+        assert page.evaluate("document.activeElement.textContent.trim()") == said["stay"]
+        assert not dialog.locator("[data-session-close]").is_visible()
+        assert_accessible(page)
+        page.screenshot(path=str(var_dir / f"warning-{lang}-{width}.png"))
+        dialog.get_by_role("button", name=said["stay"]).click()
+        dialog.wait_for(state="hidden")
+
+        # Nobody answers this time: the dialog says the session has ended, and what to do.
+        page.clock.fast_forward("30:00")
+        assert dialog.is_visible()
+        assert dialog.locator("h2").inner_text() == said["out"]
+        assert not dialog.get_by_role("button", name=said["stay"]).is_visible()
+        assert_accessible(page)
+        dialog.locator("[data-session-close]").click()
+        dialog.wait_for(state="hidden")
+
+        # The session ends for real (on the server), while the person types.
+        page.fill("#family_name", f"Okafor-{lang}-{width}")
+        with sqlite3.connect(var_dir / "haven.sqlite3") as database:
+            gone = database.execute(
+                "DELETE FROM web_sessions WHERE account_id = ?", (person.account_id.hex,)
+            ).rowcount
+        assert gone == 1
+        page.click("form button[name='action'][value='continue']")
+        assert "/connexion" in page.url or "/sign-in" in page.url
+        assert page.locator("main .notice").count() == 1
+        assert_accessible(page)
+        page.fill("#email", person.email)
+        page.fill("#password", PASSWORD)
+        page.click("main form button[type=submit]")
+        assert page.url == server.base_url + personal
+        assert page.locator("#family_name").input_value() == f"Okafor-{lang}-{width}"
+        assert page.locator("main .notice").count() == 1
+        assert_accessible(page)
+        page.screenshot(path=str(var_dir / f"restored-{lang}-{width}.png"), full_page=True)
+        page.click("form button[name='action'][value='continue']")
+        assert page.locator("ol.task-list").count() == 1
+        page.goto(server.base_url + personal)
+        assert page.locator("#family_name").input_value() == f"Okafor-{lang}-{width}"  # saved
+        page.context.close()

@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
 from haven import settings as settings_module
+from haven.accounts.models import WebSession
 from haven.app import create_app
 from haven.profiles.models import Profile
 from haven.rules import crs
@@ -20,7 +22,7 @@ from haven.rules.rounds import spec as rounds_spec
 from haven.surge.persona import ANSWERS, BASE, JOB, PASSPORT, SECTIONS
 from haven.web.clock import FixedClock
 from tests.profiles.filling import fill_profile, start_profile, unconfirmed_applicant
-from tests.visitor import Visitor, hidden, started
+from tests.visitor import Visitor, csrf_of, hidden, started
 
 # Every page here runs on this day, so that the persona's dated answers (a language test of
 # September 2026, a job since 2021) mean the same thing whenever the tests run.
@@ -602,3 +604,132 @@ async def test_nobody_else_can_print_a_profile(site: Visitor) -> None:
     page = await site.get(f"{task_list}/print")
     assert page.status_code == 404
     assert "Okafor" not in page.text
+
+
+async def end_sessions(site: Visitor) -> None:
+    """Every session ends, as one does after 30 idle minutes (the browser keeps its cookie)."""
+    async with site.app.services.database.transaction() as session:
+        await session.execute(delete(WebSession))
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+async def test_what_was_typed_when_the_session_ended_is_put_back_after_signing_in_again(
+    site: Visitor, lang: str
+) -> None:
+    email = f"held-{lang}@example.org"
+    await site.sign_up_and_in(email, lang=lang)
+    task_list = await start_profile(site, lang)
+    personal = f"{task_list}/{SECTIONS[lang]['personal']}"
+    page = await site.get(personal)
+    assert 'data-session-warning data-seconds="1740"' in page.text  # 30 minutes, less the minute's grace
+    await end_sessions(site)
+    typed = {**ANSWERS["personal"], "family_name": "Okafor-Held", "action": "continue"}
+    sent = await site.client.post(personal, data={"csrf": csrf_of(page.text), **typed})
+    assert sent.status_code == 303
+    sign_in = "/en/account/sign-in" if lang == "en" else "/fr/compte/connexion"
+    assert sent.headers["location"] == f"{sign_in}?next={quote(personal)}&ended=held"
+    held = sent.headers["set-cookie"]
+    assert held.startswith("haven_held=")
+    assert "Max-Age=3600; Path=/; HttpOnly; SameSite=Lax" in held
+    assert "Okafor" not in held  # encrypted: it may hold a passport number
+    assert ANSWERS["personal"]["passport_number"] not in held
+    notice = await site.get(sent.headers["location"])
+    assert (
+        "we have kept what you typed" if lang == "en" else "nous avons gardé ce que vous avez"
+    ) in notice.text
+    # Signing in again brings the person back to the page, with what they typed; nothing was saved.
+    again = await site.client.post(
+        sign_in,
+        data={
+            "csrf": csrf_of(notice.text),
+            "email": email,
+            "password": "correct horse battery",
+            "next": hidden(notice.text, "next"),
+        },
+    )
+    assert again.headers["location"] == personal
+    back = await site.get(personal)
+    assert 'value="Okafor-Held"' in back.text
+    assert f'value="{ANSWERS["personal"]["passport_number"]}"' in back.text
+    assert 'role="status"' in back.text
+    assert "haven_held=;" in back.headers["set-cookie"]  # put back once, then forgotten
+    profile = await site.app.services.profiles.get(await account_of(site, task_list), profile_of(task_list))
+    assert "personal" not in profile.answers
+    assert 'value="Okafor-Held"' not in (await site.get(personal)).text
+    saved = await site.client.post(personal, data={"csrf": csrf_of(back.text), **typed})
+    assert saved.headers["location"] == f"{task_list}?saved=personal"
+
+
+async def test_a_form_held_for_one_person_is_not_shown_to_another(site: Visitor) -> None:
+    await site.sign_up_and_in("first-held@example.org")
+    task_list = await start_profile(site)
+    personal = f"{task_list}/personal-details"
+    page = await site.get(personal)
+    await end_sessions(site)
+    sent = await site.client.post(
+        personal, data={"csrf": csrf_of(page.text), **ANSWERS["personal"], "action": "continue"}
+    )
+    assert sent.headers["location"].endswith("&ended=held")
+    # Someone else signs in on the same browser: the profile is not theirs, nor what was typed on it.
+    await site.sign_up_and_in("second-held@example.org")
+    other = await site.get(personal)
+    assert other.status_code == 404
+    assert "Okafor" not in other.text
+    own = await start_profile(site)
+    assert "Okafor" not in (await site.get(f"{own}/personal-details")).text
+
+
+async def test_a_form_sent_by_another_site_after_the_session_ended_is_not_kept(site: Visitor) -> None:
+    await site.sign_up_and_in("forged-held@example.org")
+    task_list = await start_profile(site)
+    await end_sessions(site)
+    forged = await site.client.post(
+        f"{task_list}/personal-details", data={"csrf": "not-ours", "family_name": "X"}
+    )
+    assert forged.status_code == 403
+    assert "haven_held" not in forged.headers.get("set-cookie", "")
+
+
+async def test_stay_signed_in_keeps_the_session_or_says_it_has_ended(site: Visitor) -> None:
+    await site.sign_up_and_in("stay@example.org")
+    page = await site.get("/en/account")
+    form = {"csrf": csrf_of(page.text), "next": "/en/account"}
+    scripted = await site.client.post("/en/account/stay-signed-in", data=form, headers={"x-haven-stay": "1"})
+    assert scripted.status_code == 204
+    assert scripted.headers["cache-control"] == "private, no-store"
+    plain = await site.client.post("/en/account/stay-signed-in", data=form)
+    assert plain.headers["location"] == "/en/account"
+    elsewhere = await site.client.post(
+        "/en/account/stay-signed-in", data={**form, "next": "https://evil.example/"}
+    )
+    assert elsewhere.headers["location"] == "/en/account"
+    await end_sessions(site)
+    ended = await site.client.post("/en/account/stay-signed-in", data=form, headers={"x-haven-stay": "1"})
+    assert ended.status_code == 401
+    gone = await site.client.post("/en/account/stay-signed-in", data=form)
+    assert gone.headers["location"] == "/en/account/sign-in?next=/en/account&ended=1"
+    forged = await site.client.post(
+        "/en/account/stay-signed-in", data={"csrf": "x"}, headers={"x-haven-stay": "1"}
+    )
+    assert forged.status_code == 403
+
+
+async def test_a_page_asked_for_after_the_session_ended_says_so_at_sign_in(site: Visitor) -> None:
+    await site.sign_up_and_in("ended@example.org")
+    await end_sessions(site)
+    page = await site.get("/en/account")
+    assert page.headers["location"] == "/en/account/sign-in?next=/en/account&ended=1"
+    sign_in = await site.get(page.headers["location"])
+    assert "Your session has ended" in sign_in.text
+    assert "we have kept" not in sign_in.text
+
+
+async def account_of(site: Visitor, task_list: str) -> uuid.UUID:
+    async with site.app.services.database.transaction() as session:
+        found = await session.scalar(select(Profile.account_id).where(Profile.id == profile_of(task_list)))
+    assert found is not None
+    return found
+
+
+def profile_of(task_list: str) -> uuid.UUID:
+    return uuid.UUID(task_list.rsplit("/", 1)[1])

@@ -16,6 +16,7 @@ from haven.app import Haven
 from haven.web.asgi import Scope
 from haven.web.cookies import (
     CSRF_COOKIE,
+    HELD_COOKIE,
     HOLDER_COOKIE,
     NAMES,
     OPERATOR_COOKIE,
@@ -158,6 +159,7 @@ def test_every_cookie_name_is_one_of_havens() -> None:
         HOLDER_COOKIE,
         OPERATOR_COOKIE,
         SENT_TO_COOKIE,
+        HELD_COOKIE,
     }
     assert names == NAMES
     writer = Cookies(behind_proxy=False, public_url="")
