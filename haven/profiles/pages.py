@@ -4,7 +4,10 @@ from the page's language and the app's services."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 from fastapi import Depends
@@ -16,6 +19,7 @@ from haven.accounts.paths import PATHS as ACCOUNT_PATHS
 from haven.accounts.service import SEEN_EVERY, SESSION_IDLE
 from haven.profiles.models import Profile
 from haven.profiles.paths import BASE, SLUGS, profile_path
+from haven.profiles.sections import Shown
 from haven.profiles.service import ProfileNotFound
 from haven.web.forms import FieldView
 from haven.web.i18n import N_, OTHER, Language
@@ -31,17 +35,47 @@ STATE_LABELS: Final = {
 }
 
 
-def layout(views: list[FieldView]) -> list[tuple[str, Any]]:
-    """Fields in page order, the four scores of one test grouped into one fieldset."""
-    items: list[tuple[str, Any]] = []
+@dataclass(frozen=True)
+class Item:
+    """One question on a profile page (the four scores of one test are one), with the rule that
+    shows it in place when it follows from an earlier answer."""
+
+    kind: str  # "field" or "scores"
+    views: list[FieldView]
+    rule: str | None  # JSON, for the page's script
+    hidden: bool  # not asked, given the answers the page was drawn with
+
+    @property
+    def field(self) -> FieldView:
+        return self.views[0]
+
+    @property
+    def names(self) -> str:
+        return " ".join(view.name for view in self.views)
+
+
+def layout(views: list[FieldView], follow_ups: Mapping[str, Shown], values: Mapping[str, str]) -> list[Item]:
+    """Fields in page order, the four scores of one test grouped into one fieldset; a follow-up
+    question is on the page, hidden while the answers it follows from do not call for it."""
+    items: list[Item] = []
     for view in views:
-        if view.kind == "score":
-            if items and items[-1][0] == "scores" and items[-1][1][0].name[:2] == view.name[:2]:
-                items[-1][1].append(view)
-            else:
-                items.append(("scores", [view]))
-        else:
-            items.append(("field", view))
+        if (
+            view.kind == "score"
+            and items
+            and items[-1].kind == "scores"
+            and items[-1].field.name[:2] == view.name[:2]
+        ):
+            items[-1].views.append(view)
+            continue
+        rule = follow_ups.get(view.name)
+        items.append(
+            Item(
+                "scores" if view.kind == "score" else "field",
+                [view],
+                json.dumps(rule.rule()) if rule else None,
+                rule is not None and not rule.holds(values),
+            )
+        )
     return items
 
 

@@ -179,10 +179,14 @@ def section_page(
     status_code: int = 200,
     *,
     restored: bool = False,
+    follow_ups: bool = False,
 ) -> Response:
+    """``follow_ups``: the answers just sent brought up questions the page had not shown."""
     _, lang = kit.gettext, kit.lang
     specs = section.fields_for(values, profile.answers)
-    views = [field_view(spec, values, reading, _, lang=lang) for spec in specs]
+    # Every question of the section is on the page: those that follow from an answer not given
+    # (yet) are hidden, and the page's script shows them in place as the person answers.
+    views = [field_view(spec, values, reading, _, lang=lang) for spec in section.fields]
     return kit.page(
         account,
         "profiles/section.html",
@@ -190,7 +194,7 @@ def section_page(
         section_path(kit.other, profile.id, section),
         status=status_code,
         errors=reading.errors if reading else [],
-        items=layout(views),
+        items=layout(views, section.follow_ups, values),
         profile=profile,
         intro=_(section.intro) if section.intro else None,
         action=section_path(lang, profile.id, section),
@@ -199,6 +203,7 @@ def section_page(
         toggle_form="answers",
         asked=" ".join(spec.name for spec in specs),
         restored=restored,
+        follow_ups=follow_ups,
     )
 
 
@@ -250,7 +255,9 @@ async def section_save(kit: Kit, profile_id: str, slug: str) -> Response:
     if submitted and reading.errors:
         # A submitted profile keeps only complete answers: it stays in the pool as it was until the
         # page is right (follow-up questions this page brought up are shown first, with no error).
-        return section_page(kit, account, profile, section, kept, shown, 422 if shown.errors else 200)
+        return section_page(
+            kit, account, profile, section, kept, shown, 422 if shown.errors else 200, follow_ups=bool(new)
+        )
     try:
         fresh = await profiles.save(
             account.id,
@@ -268,7 +275,9 @@ async def section_save(kit: Kit, profile_id: str, slug: str) -> Response:
     if form.get("action") == "language":  # the language switch: same page, other language
         return kit.redirect(section_path(kit.other, profile.id, section))
     if reading.errors:
-        return section_page(kit, account, fresh, section, kept, shown, 422 if shown.errors else 200)
+        return section_page(
+            kit, account, fresh, section, kept, shown, 422 if shown.errors else 200, follow_ups=bool(new)
+        )
     if submitted:
         return kit.redirect(kit.confirmation(profile.id) + "?saved=" + section.key)
     return kit.redirect(profile_path(kit.lang, profile.id) + "?saved=" + section.key)

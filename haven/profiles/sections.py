@@ -8,8 +8,8 @@ it asks is answered and valid. The work history is a list of jobs with pages of 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
 from haven.checker.fields import (
@@ -360,18 +360,42 @@ PROVINCES: Final = tuple(
 
 
 @dataclass(frozen=True)
+class Shown:
+    """When a follow-up question is asked: each of these earlier answers on the page is one of its
+    values ("" for a question not answered, or a box not ticked). The pages ask by it, and their
+    script shows and hides the question in place by the same rule."""
+
+    when: tuple[tuple[str, frozenset[str]], ...]
+
+    def holds(self, answers: Answers) -> bool:
+        return all(str(answers.get(name, "")) in values for name, values in self.when)
+
+    def rule(self) -> list[list[object]]:
+        """The rule as the page's script reads it: [[name, [value, …]], …]."""
+        return [[name, sorted(values)] for name, values in self.when]
+
+
+def shown(**when: Iterable[str]) -> Shown:
+    return Shown(tuple((name, frozenset(values)) for name, values in when.items()))
+
+
+@dataclass(frozen=True)
 class Section:
     key: str
     slugs: Mapping[SiteLanguage, str]
     title: str  # msgid
-    fields: tuple[Field, ...]
-    # Which fields apply given this section's answers and the whole profile's.
-    active: Callable[[Answers, Mapping[str, Answers]], tuple[Field, ...]] = lambda own, profile: ()
+    fields: tuple[Field, ...]  # every question the page can ask, in order
+    follow_ups: Mapping[str, Shown] = field(default_factory=dict)  # by field name
     applies: Callable[[Mapping[str, Answers]], bool] = lambda profile: True
     intro: str | None = None
 
     def fields_for(self, own: Answers, profile: Mapping[str, Answers]) -> tuple[Field, ...]:
-        return self.active(own, profile) or self.fields
+        """The questions asked, given this page's answers."""
+        return tuple(
+            spec
+            for spec in self.fields
+            if spec.name not in self.follow_ups or self.follow_ups[spec.name].holds(own)
+        )
 
     def read(
         self, params: Answers, profile: Mapping[str, Answers], words: Translate, today: dt.date
@@ -397,70 +421,82 @@ def _check_second_language(reading: Reading, words: Translate) -> None:
         reading.errors.append(FormError("test2", words(N_("Choose a test in the other official language"))))
 
 
-def _languages(own: Answers, profile: Mapping[str, Answers]) -> tuple[Field, ...]:
-    fields = [FIRST_TEST, _test_date("date1"), *score_fields("s1"), SECOND_TEST]
-    if own.get("test2", "none") != "none":
-        fields += [_test_date("date2"), *score_fields("s2")]
-    return tuple(fields)
+# On a job's page, shown in place by the page's script; without it, every question is on the page,
+# each saying when to answer it (the job's checks tie them together: ``job_reading``).
+JOB_FOLLOW_UPS: Final = {
+    "country": shown(in_canada={"no", ""}),
+    "authorized": shown(in_canada={"yes", ""}),
+    "end": shown(current={""}),
+}
 
+TESTS_TAKEN: Final = frozenset(option.value for option in language_tests(None))
+# Levels of education that were got somewhere (a study in Canada counts past secondary school).
+LEVELS_GOT: Final = frozenset(option.value for option in EDUCATION_OPTIONS) - {"less_than_secondary"}
 
-def _education(own: Answers, profile: Mapping[str, Answers]) -> tuple[Field, ...]:
-    by_name = {spec.name: spec for spec in EDUCATION}
-    fields = [by_name["level"]]
-    level = own.get("level", "")
-    if level and level != "less_than_secondary":
-        fields.append(by_name["where"])
-        if own.get("where") == "eca":
-            fields += [by_name["eca_org"], by_name["eca_date"], by_name["eca_ref"]]
-        if own.get("where") == "canada" and level != "secondary":
-            fields.append(by_name["study"])
-    fields.append(by_name["certificate"])
-    return tuple(fields)
+LANGUAGE_TESTS: Final = (
+    FIRST_TEST,
+    _test_date("date1"),
+    *score_fields("s1"),
+    SECOND_TEST,
+    _test_date("date2"),
+    *score_fields("s2"),
+)
+LANGUAGE_FOLLOW_UPS: Final = {
+    name: shown(test2=TESTS_TAKEN) for name in ("date2", *(f.name for f in score_fields("s2")))
+}
+
+EDUCATION_FOLLOW_UPS: Final = {
+    "where": shown(level=LEVELS_GOT),
+    **dict.fromkeys(("eca_org", "eca_date", "eca_ref"), shown(level=LEVELS_GOT, where={"eca"})),
+    "study": shown(level=LEVELS_GOT - {"secondary"}, where={"canada"}),
+}
 
 
 def has_partner(profile: Mapping[str, Answers]) -> bool:
     return profile.get("personal", {}).get("marital") in ("married", "common_law")
 
 
-def _partner(own: Answers, profile: Mapping[str, Answers]) -> tuple[Field, ...]:
-    fields: list[Field] = [
-        _yes_no("p_accompanying", N_("Will your spouse or partner come with you to Canada?")),
-        _yes_no("p_canadian", N_("Is your spouse or partner a Canadian citizen or permanent resident?")),
-    ]
-    if own.get("p_accompanying") == "yes" and own.get("p_canadian") == "no":
-        test = Field(
-            "p_test",
-            Kind.RADIO,
-            N_("Which language test has your spouse or partner taken?"),
-            required=N_("Select the test your spouse or partner has taken"),
-            options=(*language_tests(None), NO_TEST),
-        )
-        fields += [PARTNER_EDUCATION, PARTNER_WORK, test]
-        if own.get("p_test", "none") != "none":
-            fields += list(score_fields("sp"))
-    return tuple(fields)
+PARTNER: Final = (
+    _yes_no("p_accompanying", N_("Will your spouse or partner come with you to Canada?")),
+    _yes_no("p_canadian", N_("Is your spouse or partner a Canadian citizen or permanent resident?")),
+    PARTNER_EDUCATION,
+    PARTNER_WORK,
+    Field(
+        "p_test",
+        Kind.RADIO,
+        N_("Which language test has your spouse or partner taken?"),
+        required=N_("Select the test your spouse or partner has taken"),
+        options=(*language_tests(None), NO_TEST),
+    ),
+    *score_fields("sp"),
+)
+# A partner's factors count only for a partner who comes and is not already a citizen or resident.
+_COUNTED: Final = shown(p_accompanying={"yes"}, p_canadian={"no"})
+PARTNER_FOLLOW_UPS: Final = {
+    **dict.fromkeys((PARTNER_EDUCATION.name, PARTNER_WORK.name, "p_test"), _COUNTED),
+    **{
+        spec.name: shown(p_accompanying={"yes"}, p_canadian={"no"}, p_test=TESTS_TAKEN)
+        for spec in score_fields("sp")
+    },
+}
 
-
-def _nomination(own: Answers, profile: Mapping[str, Answers]) -> tuple[Field, ...]:
-    pnp = _yes_no("pnp", N_("Has a province or territory nominated you through Express Entry?"))
-    if own.get("pnp") != "yes":
-        return (pnp,)
-    return (
-        pnp,
-        Field(
-            "province",
-            Kind.RADIO,
-            N_("Which province or territory?"),
-            required=N_("Select the province or territory that nominated you"),
-            options=PROVINCES,
-        ),
-        _text(
-            "nomination_number",
-            N_("Nomination certificate number"),
-            N_("Enter the nomination certificate number"),
-            max_length=40,
-        ),
-    )
+NOMINATION: Final = (
+    _yes_no("pnp", N_("Has a province or territory nominated you through Express Entry?")),
+    Field(
+        "province",
+        Kind.RADIO,
+        N_("Which province or territory?"),
+        required=N_("Select the province or territory that nominated you"),
+        options=PROVINCES,
+    ),
+    _text(
+        "nomination_number",
+        N_("Nomination certificate number"),
+        N_("Enter the nomination certificate number"),
+        max_length=40,
+    ),
+)
+NOMINATION_FOLLOW_UPS: Final = dict.fromkeys(("province", "nomination_number"), shown(pnp={"yes"}))
 
 
 SECTIONS: Final[tuple[Section, ...]] = (
@@ -475,21 +511,27 @@ SECTIONS: Final[tuple[Section, ...]] = (
         "languages",
         {"en": "language-tests", "fr": "tests-langue"},
         N_("Language tests"),
-        (),
-        active=_languages,
+        LANGUAGE_TESTS,
+        follow_ups=LANGUAGE_FOLLOW_UPS,
         intro=N_(
             "Results count for 2 years from the date on them. For TEF Canada, enter the “Équivalence "
             "ancien score” values."
         ),
     ),
-    Section("education", {"en": "education", "fr": "etudes"}, N_("Education"), EDUCATION, active=_education),
+    Section(
+        "education",
+        {"en": "education", "fr": "etudes"},
+        N_("Education"),
+        EDUCATION,
+        follow_ups=EDUCATION_FOLLOW_UPS,
+    ),
     Section("work", {"en": "work-history", "fr": "experience-travail"}, N_("Work history"), JOB),
     Section(
         "partner",
         {"en": "spouse-or-partner", "fr": "epoux-conjoint"},
         N_("Spouse or common-law partner"),
-        (),
-        active=_partner,
+        PARTNER,
+        follow_ups=PARTNER_FOLLOW_UPS,
         applies=has_partner,
     ),
     Section(
@@ -524,8 +566,8 @@ SECTIONS: Final[tuple[Section, ...]] = (
         "nomination",
         {"en": "provincial-nomination", "fr": "designation-provinciale"},
         N_("Provincial nomination"),
-        (),
-        active=_nomination,
+        NOMINATION,
+        follow_ups=NOMINATION_FOLLOW_UPS,
     ),
 )
 

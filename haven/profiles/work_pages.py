@@ -13,7 +13,7 @@ from haven.profiles import noc_pages
 from haven.profiles.models import Profile
 from haven.profiles.pages import MAX_JOBS, Kit, ProfilePages, layout
 from haven.profiles.paths import BASE, SLUGS, profile_path, section_path
-from haven.profiles.sections import BY_KEY, job_reading
+from haven.profiles.sections import BY_KEY, JOB_FOLLOW_UPS, job_reading
 from haven.profiles.service import ProfileNotEditable
 from haven.profiles.summary import job_summary
 from haven.web.forms import FormError, Reading, field_view
@@ -92,7 +92,7 @@ def job_page(
         section_path(other, profile.id, WORK, *other_rest),
         status=422 if reading and reading.errors else 200,
         errors=reading.errors if reading else [],
-        items=layout(views),
+        items=layout(views, JOB_FOLLOW_UPS, values),
         profile=profile,
         intro=None,
         action=section_path(lang, profile.id, WORK, *rest),

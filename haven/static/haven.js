@@ -48,6 +48,56 @@
     });
   }
 
+  // Follow-up questions, in place: a question that follows from earlier answers on the page shows
+  // as soon as they call for it, by the rule the server asks by (data-shown-when). The list of
+  // questions the page asked goes with the form, so that the server knows which ones were seen.
+  function followUps() {
+    var form = document.getElementById("answers");
+    if (!form) {
+      return;
+    }
+    var questions = form.querySelectorAll("[data-shown-when]");
+    if (!questions.length) {
+      return;
+    }
+    function valueOf(name) {
+      var control = form.elements[name];
+      if (!control) {
+        return "";
+      }
+      if (typeof RadioNodeList !== "undefined" && control instanceof RadioNodeList) {
+        return control.value;
+      }
+      if (control.type === "checkbox" || control.type === "radio") {
+        return control.checked ? control.value : "";
+      }
+      return control.value;
+    }
+    function update() {
+      questions.forEach(function (question) {
+        var rule = JSON.parse(question.dataset.shownWhen);
+        question.hidden = !rule.every(function (condition) {
+          return condition[1].indexOf(valueOf(condition[0])) !== -1;
+        });
+      });
+    }
+    form.addEventListener("change", update);
+    form.addEventListener("submit", function () {
+      var asked = form.querySelector("input[name='asked']");
+      if (!asked) {
+        return;
+      }
+      var names = [];
+      form.querySelectorAll("[data-field]").forEach(function (question) {
+        if (!question.hidden) {
+          names.push(question.dataset.field);
+        }
+      });
+      asked.value = names.join(" ");
+    });
+    update();
+  }
+
   // Five minutes before a signed-in session ends, a dialog says so and offers to stay signed in
   // (which asks the server to see the session). Every page of the session notes when it was
   // shown, so a person busy in another tab is not warned in this one.
@@ -153,8 +203,10 @@
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", printButtons);
     document.addEventListener("DOMContentLoaded", sessionWarning);
+    document.addEventListener("DOMContentLoaded", followUps);
   } else {
     printButtons();
     sessionWarning();
+    followUps();
   }
 })();

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page
 from haven import settings as settings_module
 from haven.profiles.paths import BASE
 from haven.surge.persona import SECTIONS
-from haven.web.i18n import LANGUAGES
+from haven.web.i18n import LANGUAGES, Language
 from tests.browser.conftest import axe_violations, describe
 from tests.profiles.crowd import PASSWORD, Submitter, prepare
 from tests.server import RunningServer, start_server
@@ -172,4 +172,53 @@ def test_the_session_warns_before_it_ends_and_what_was_typed_survives_its_end(
         assert page.locator("ol.task-list").count() == 1
         page.goto(server.base_url + personal)
         assert page.locator("#family_name").input_value() == f"Okafor-{lang}-{width}"  # saved
+        page.context.close()
+
+
+def test_follow_up_questions_show_in_place_as_the_person_answers(
+    browser: Browser, profile_server: tuple[RunningServer, Path]
+) -> None:
+    server, var_dir = profile_server
+    crowd = people(var_dir, 2, "follow")
+    tries: tuple[tuple[Language, int], ...] = (("en", 390), ("fr", 1280))
+    for (lang, width), person in zip(tries, crowd, strict=True):
+        page = signed_in_page(browser, server, person, width)
+        education = f"{BASE[lang]}/{person.profile_id}/{SECTIONS[lang]['education']}"
+        page.goto(server.base_url + education)
+        where = page.locator(".question[data-field='where']")
+        eca = page.locator(".question[data-field='eca_org']")
+        study = page.locator(".question[data-field='study']")
+        assert where.is_visible()  # the persona's bachelor's degree, assessed (ECA)
+        assert eca.is_visible()
+        assert not study.is_visible()
+        assert not page.locator(".no-script").is_visible()  # the note for pages without the script
+        page.check("form [name='where'][value='canada']")  # in Canada: no ECA, a length of study
+        assert not eca.is_visible()
+        assert study.is_visible()
+        assert_accessible(page)
+        page.check("form [name='level'][value='less_than_secondary']")
+        assert not where.is_visible()
+        assert not study.is_visible()
+        page.check("form [name='level'][value='master']")
+        page.check("form [name='where'][value='canada']")
+        page.check("form [name='study'][value='2']")
+        page.click("form button[name='action'][value='continue']")
+        assert page.locator("ol.task-list").count() == 1  # saved at once: every question was seen
+        assert page.locator(".error-summary").count() == 0
+
+        job = f"{BASE[lang]}/{person.profile_id}/{SECTIONS[lang]['work']}/0"
+        page.goto(server.base_url + job)
+        country = page.locator(".question[data-field='country']")
+        authorized = page.locator(".question[data-field='authorized']")
+        end = page.locator(".question[data-field='end']")
+        assert country.is_visible()  # the persona's job abroad, still held
+        assert not authorized.is_visible()
+        assert not end.is_visible()
+        page.check("form [name='in_canada'][value='yes']")
+        assert not country.is_visible()
+        assert authorized.is_visible()
+        page.uncheck("#current")
+        assert end.is_visible()
+        assert_accessible(page)
+        page.screenshot(path=str(var_dir / f"follow-ups-{lang}-{width}.png"), full_page=True)
         page.context.close()

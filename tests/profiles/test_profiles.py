@@ -4,6 +4,9 @@ ever your own."""
 from __future__ import annotations
 
 import datetime as dt
+import html
+import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import quote
@@ -16,6 +19,8 @@ from haven import settings as settings_module
 from haven.accounts.models import WebSession
 from haven.app import create_app
 from haven.profiles.models import Profile
+from haven.profiles.sections import BY_KEY, JOB_FOLLOW_UPS, LEVELS_GOT
+from haven.profiles.sections import SECTIONS as SECTION_LIST
 from haven.rules import crs
 from haven.rules.common import ABILITIES, Education, Language, LanguageLevels
 from haven.rules.rounds import spec as rounds_spec
@@ -330,16 +335,31 @@ async def test_save_and_come_back_later_keeps_everything_typed(site: Visitor) ->
     assert "In progress" in (await site.get(task_list)).text
 
 
+def question(page: str, name: str) -> str:
+    """The opening tag of the block of the question ``name`` on a profile page."""
+    found = re.search(rf'<div class="question" data-field="{name}"[^>]*>', page)
+    assert found, name
+    return found.group(0)
+
+
 async def test_follow_up_questions_appear_without_an_error(site: Visitor) -> None:
     await site.sign_up_and_in("ida@example.org")
     task_list = await start_profile(site)
     first = await site.get(f"{task_list}/education")
     assert hidden(first.text, "asked") == "level certificate"
-    assert 'name="where"' not in first.text
+    # Every question is on the page; those not asked yet are hidden, with the rule that shows them.
+    assert question(first.text, "where").endswith(" hidden>")
+    rule = html.unescape(question(first.text, "where").split('data-shown-when="')[1].split('"')[0])
+    assert json.loads(rule) == [["level", sorted(LEVELS_GOT)]]
+    assert not question(first.text, "level").endswith(" hidden>")
+    assert "when one does, it appears on this page" in first.text  # said to a browser without the script
+    # Without the script, the page comes back with the question that follows, and says so.
     answered = {"asked": "level certificate", "level": "bachelor", "certificate": "no", "action": "continue"}
     response = await site.submit(f"{task_list}/education", answered)
     assert response.status_code == 200  # the same page again, now asking where the degree is from
-    assert 'name="where"' in response.text
+    assert not question(response.text, "where").endswith(" hidden>")
+    assert question(response.text, "eca_org").endswith(" hidden>")  # follows from "where", not given
+    assert "Your answers call for a few more questions" in response.text
     assert "There is a problem" not in response.text
     assert hidden(response.text, "asked") == "level where certificate"
     # A question that was on the page and left empty is an error, as always.
@@ -733,3 +753,17 @@ async def account_of(site: Visitor, task_list: str) -> uuid.UUID:
 
 def profile_of(task_list: str) -> uuid.UUID:
     return uuid.UUID(task_list.rsplit("/", 1)[1])
+
+
+def test_every_follow_up_follows_from_an_earlier_question_and_its_real_answers() -> None:
+    for section, follow_ups in [*((s, s.follow_ups) for s in SECTION_LIST), (BY_KEY["work"], JOB_FOLLOW_UPS)]:
+        names = [spec.name for spec in section.fields]
+        for name, rule in follow_ups.items():
+            assert name in names, (section.key, name)
+            for controller, values in rule.when:
+                assert controller in names[: names.index(name)], (section.key, name, controller)
+                spec = section.fields[names.index(controller)]
+                allowed = {option.value for option in spec.options} | {""}
+                if spec.kind.value == "checkbox":
+                    allowed = {"yes", ""}
+                assert values <= allowed, (section.key, name, controller, values - allowed)
