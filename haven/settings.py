@@ -288,9 +288,10 @@ class Settings:
     log_level: str = _setting("info", "Log level: debug, info, warning or error.")
     data_key: str = _setting(
         "",
-        "Key that encrypts passport numbers at rest: 32 bytes in URL-safe base64. When unset, one is "
-        "generated once and kept in `HAVEN_VAR_DIR/data_key`. **Back it up**: without it, stored "
-        "passport numbers cannot be read.",
+        "Key that encrypts passport numbers at rest (and, for an hour, what a person typed on a "
+        "profile page after their session ended): 32 bytes in URL-safe base64. When unset, one is "
+        "generated once and kept in `HAVEN_VAR_DIR/data_key`. Every worker needs the same one. "
+        "**Back it up**: without it, stored passport numbers cannot be read.",
         shown="generated",
         secret=True,
     )

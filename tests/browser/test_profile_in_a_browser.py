@@ -222,3 +222,31 @@ def test_follow_up_questions_show_in_place_as_the_person_answers(
         assert_accessible(page)
         page.screenshot(path=str(var_dir / f"follow-ups-{lang}-{width}.png"), full_page=True)
         page.context.close()
+
+
+def test_a_noc_code_is_found_by_job_title_from_the_job_page(
+    browser: Browser, profile_server: tuple[RunningServer, Path]
+) -> None:
+    server, var_dir = profile_server
+    (person,) = people(var_dir, 1, "noc")
+    typed = {"en": ("nurse", "31301"), "fr": ("infirmière", "31301")}
+    for lang in LANGUAGES:
+        for width in WIDTHS:
+            page = signed_in_page(browser, server, person, width)
+            page.goto(f"{server.base_url}{BASE[lang]}/{person.profile_id}/{SECTIONS[lang]['work']}/0")
+            link = page.locator(".field-aid a")
+            assert link.get_attribute("target") == "_blank"
+            with page.context.expect_page() as opened:
+                link.click()
+            lookup = opened.value
+            lookup.wait_for_load_state()
+            assert lookup.locator("html").get_attribute("lang") == lang
+            assert_accessible(lookup)
+            query, code = typed[lang]
+            lookup.fill("#noc-q", query)
+            lookup.locator("main form button[type=submit]").click()
+            assert code in lookup.locator("main table").inner_text()
+            assert_accessible(lookup)
+            lookup.screenshot(path=str(var_dir / f"noc-{lang}-{width}.png"), full_page=True)
+            assert page.locator("#noc").input_value() == "21232"  # the job's page is as it was
+            page.context.close()

@@ -33,6 +33,7 @@ def small(found: list[dict[str, Any]], least: float) -> list[dict[str, Any]]:
         "/en/",
         "/fr/compte/connexion",
         "/en/report-a-problem",
+        "/fr/immigrer/entree-express/trouver-code-cnp?q=infirmier",
         QUESTIONS[0].path("en"),
         QUESTIONS[1].path("fr"),
     ],

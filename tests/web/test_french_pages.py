@@ -24,7 +24,7 @@ from haven.surge.persona import CRS_ANSWERS, PERSONA, SECTIONS
 from haven.web.i18n import catalog_path
 from tests.checker.walk import walk
 from tests.profiles.filling import fill_profile, start_profile
-from tests.visitor import Visitor, started
+from tests.visitor import Visitor, hidden, started
 
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)s|\{[a-z_]+\}|%s")
 TAG = re.compile(r"<[^>]+>")
@@ -137,6 +137,11 @@ async def test_every_french_page_is_in_french(
             "/fr/compte/mot-de-passe-oublie",
             "/fr/signaler-un-probleme",
             "/fr/signaler-un-probleme/merci",
+            "/fr/compte/connexion?next=/fr/compte&ended=held",
+            "/fr/compte/connexion?next=/fr/compte&ended=1",
+            "/fr/immigrer/entree-express/trouver-code-cnp",
+            "/fr/immigrer/entree-express/trouver-code-cnp?q=infirmier",
+            "/fr/immigrer/entree-express/trouver-code-cnp?q=zzqx",
         ):
             await client.get(path)
         # Each public French page beside its English twin (its language link).
@@ -152,8 +157,19 @@ async def test_every_french_page_is_in_french(
         await visitor.get(task_list)
         for slug in SECTIONS["fr"].values():
             await visitor.get(f"{task_list}/{slug}")
+        await visitor.get(f"{task_list}/{SECTIONS['fr']['work']}/ajouter")
         await fill_profile(visitor, task_list, "fr")
-        await visitor.get(f"{task_list}/verifier-reponses")
+        check = await visitor.get(f"{task_list}/verifier-reponses")
+        submitted = await visitor.client.post(
+            f"{task_list}/soumettre",
+            data={
+                "csrf": hidden(check.text, "csrf"),
+                "submit_key": hidden(check.text, "submit_key"),
+                "declaration": "yes",
+            },
+        )
+        await visitor.get(submitted.headers["location"])
+        await visitor.get(f"{task_list}/imprimer")
     # The operators' console: signing in, the room, a control's confirmation and the audit log.
     operator = await french_app.services.operators.add("rosa", "a long operator password")
     async with Visitor.of(french_app, db_settings.mail_folder) as visitor:
@@ -166,6 +182,8 @@ async def test_every_french_page_is_in_french(
         await visitor.submit("/admin/fr/commandes", {"action": "rate", "rate": "beaucoup"}, page="/admin/fr")
         await visitor.get("/admin/fr/journal")
     assert any("/admin/fr/commandes" in url for url in reader.pages)
+    for seen in ("/imprimer", "/confirmation", "trouver-code-cnp?q=infirmier", "ended=held", "/ajouter"):
+        assert any(seen in url for url in reader.pages), seen
     assert len(reader.pages) > 40, sorted(reader.pages)
     problems = {
         url: found for url, html in reader.pages.items() if (found := english_on(html, twins.get(url)))
