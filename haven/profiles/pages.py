@@ -138,6 +138,13 @@ class ProfilePages(PersonalPage):
             return account
         return await self._profile_of(account, profile_id)
 
+    async def load_submitted(self, profile_id: str) -> tuple[Account, Profile] | Response:
+        """As ``load``, for a page of a profile once submitted: a draft's goes to its task list."""
+        loaded = await self.load(profile_id)
+        if not isinstance(loaded, Response) and loaded[1].state == "draft":
+            return self.redirect(profile_path(self.lang, loaded[1].id))
+        return loaded
+
     async def _profile_of(self, account: Account, profile_id: str) -> tuple[Account, Profile] | Response:
         try:
             profile = await self.app.profiles.get(account.id, uuid.UUID(profile_id))

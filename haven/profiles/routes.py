@@ -375,12 +375,10 @@ async def submit(kit: Kit, profile_id: str) -> Response:
 
 
 async def confirmation_page(kit: Kit, profile_id: str) -> Response:
-    loaded = await kit.load(profile_id)
+    loaded = await kit.load_submitted(profile_id)
     if isinstance(loaded, Response):
         return loaded
     account, profile = loaded
-    if profile.state == "draft":
-        return kit.redirect(profile_path(kit.lang, profile.id))
     saved = next((s for s in SECTIONS if s.key == kit.request.query_params.get("saved")), None)
     return await invitation_pages.status_page(
         kit, account, profile, saved=kit.gettext(saved.title) if saved else None
@@ -390,12 +388,10 @@ async def confirmation_page(kit: Kit, profile_id: str) -> Response:
 async def print_view(kit: Kit, profile_id: str) -> Response:
     """A submitted profile, whatever became of it since, as it stands: every answer, for the person
     to read, print or keep, with no links to change it."""
-    loaded = await kit.load(profile_id)
+    loaded = await kit.load_submitted(profile_id)
     if isinstance(loaded, Response):
         return loaded
     account, profile = loaded
-    if profile.state == "draft":
-        return kit.redirect(profile_path(kit.lang, profile.id))
     state = status(profile, kit.app.clock.now()).state
     return kit.page(
         account,

@@ -5,22 +5,20 @@ profile (on screen and as the printer sees it). axe-core checks every page."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from haven import settings as settings_module
 from haven.profiles.paths import BASE
 from haven.surge.persona import SECTIONS
 from haven.web.i18n import LANGUAGES, Language
+from tests.browser.applicants import applicants, signed_in_page
 from tests.browser.conftest import axe_violations, describe
-from tests.profiles.crowd import PASSWORD, Submitter, prepare
+from tests.profiles.crowd import PASSWORD
 from tests.server import RunningServer, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -35,26 +33,6 @@ def profile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[R
         yield running, var_dir
 
 
-def people(var_dir: Path, count: int, prefix: str) -> list[Submitter]:
-    """Applicants with a complete draft, signed in (their cookies), on the server's database."""
-    settings = settings_module.load({"HAVEN_VAR_DIR": str(var_dir)})
-    # In a thread of its own: Playwright's sync API keeps this thread's event loop running.
-    with ThreadPoolExecutor(1) as thread:
-        return thread.submit(asyncio.run, prepare(settings, count, prefix=prefix)).result()
-
-
-def signed_in_page(browser: Browser, server: RunningServer, person: Submitter, width: int) -> Page:
-    context = browser.new_context(bypass_csp=True, viewport={"width": width, "height": 900})
-    host = httpx.URL(server.base_url).host
-    context.add_cookies(
-        [
-            {"name": name, "value": value, "domain": host, "path": "/"}
-            for name, value in person.cookies.items()
-        ]
-    )
-    return context.new_page()
-
-
 def assert_accessible(page: Page) -> None:
     violations = axe_violations(page)
     assert not violations, f"{page.url}\n{describe(violations)}"
@@ -64,7 +42,7 @@ def test_a_submitted_profile_is_viewed_and_printed(
     browser: Browser, profile_server: tuple[RunningServer, Path]
 ) -> None:
     server, var_dir = profile_server
-    (person,) = people(var_dir, 1, "printer")
+    (person,) = applicants(var_dir, 1, "printer")
     submitted = httpx.post(
         f"{server.base_url}{BASE['en']}/{person.profile_id}/submit",
         data={"csrf": person.csrf, "submit_key": person.submit_key, "declaration": "yes"},
@@ -105,7 +83,7 @@ def test_the_session_warns_before_it_ends_and_what_was_typed_survives_its_end(
 ) -> None:
     server, var_dir = profile_server
     combinations = [(lang, width) for lang in LANGUAGES for width in WIDTHS]
-    crowd = people(var_dir, len(combinations), "session")
+    crowd = applicants(var_dir, len(combinations), "session")
     words = {
         "en": {
             "soon": "Your session will end soon",
@@ -179,7 +157,7 @@ def test_follow_up_questions_show_in_place_as_the_person_answers(
     browser: Browser, profile_server: tuple[RunningServer, Path]
 ) -> None:
     server, var_dir = profile_server
-    crowd = people(var_dir, 2, "follow")
+    crowd = applicants(var_dir, 2, "follow")
     tries: tuple[tuple[Language, int], ...] = (("en", 390), ("fr", 1280))
     for (lang, width), person in zip(tries, crowd, strict=True):
         page = signed_in_page(browser, server, person, width)
@@ -228,7 +206,7 @@ def test_a_noc_code_is_found_by_job_title_from_the_job_page(
     browser: Browser, profile_server: tuple[RunningServer, Path]
 ) -> None:
     server, var_dir = profile_server
-    (person,) = people(var_dir, 1, "noc")
+    (person,) = applicants(var_dir, 1, "noc")
     typed = {"en": ("nurse", "31301"), "fr": ("infirmière", "31301")}
     for lang in LANGUAGES:
         for width in WIDTHS:

@@ -4,24 +4,22 @@ and "not invited in this round" with the way to withdraw. axe-core checks every 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from haven import settings as settings_module
 from haven.profiles.paths import BASE
+from tests.browser.applicants import applicants, signed_in_page
 from tests.browser.conftest import axe_violations, describe
-from tests.profiles.crowd import Submitter, prepare
+from tests.profiles.crowd import Submitter
 from tests.server import RunningServer, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -57,30 +55,11 @@ def _submit(server: RunningServer, person: Submitter) -> str:
     return response.headers["location"]
 
 
-def _browser_page(
-    browser: Browser, server: RunningServer, person: Submitter, width: int, *, script: bool = True
-) -> Page:
-    context = browser.new_context(
-        bypass_csp=True, viewport={"width": width, "height": 900}, java_script_enabled=script
-    )
-    host = httpx.URL(server.base_url).host
-    context.add_cookies(
-        [
-            {"name": name, "value": value, "domain": host, "path": "/"}
-            for name, value in person.cookies.items()
-        ]
-    )
-    return context.new_page()
-
-
 def test_a_round_seen_by_the_invited_and_the_others(
     browser: Browser, rounds_server: tuple[RunningServer, Path]
 ) -> None:
     server, var_dir = rounds_server
-    settings = settings_module.load({"HAVEN_VAR_DIR": str(var_dir)})
-    # In a thread of its own: Playwright's sync API keeps this thread's event loop running.
-    with ThreadPoolExecutor(1) as thread:
-        people = thread.submit(asyncio.run, prepare(settings, 3, prefix="round")).result()
+    people = applicants(var_dir, 3, "round")
     pages = [_submit(server, person) for person in people]
     draw = subprocess.run(
         [sys.executable, "-m", "haven", "rounds", "draw", "--size", "2", "--id", "browser-round"],
@@ -109,7 +88,7 @@ def test_a_round_seen_by_the_invited_and_the_others(
     public.context.close()
 
     # The first, invited, accepts on a phone; the checklist opens and keeps what is ticked.
-    first = _browser_page(browser, server, people[0], 390)
+    first = signed_in_page(browser, server, people[0], 390)
     first.goto(server.base_url + pages[0])
     assert first.locator("h1").inner_text() == "You are invited to apply for permanent residence"
     assert_accessible(first)
@@ -129,8 +108,8 @@ def test_a_round_seen_by_the_invited_and_the_others(
 
     # The second, invited, declines in French with JavaScript off, at a desk's width.
     # (axe needs JavaScript: each page is checked again in a browser that runs it.)
-    second = _browser_page(browser, server, people[1], 1280, script=False)
-    checker = _browser_page(browser, server, people[1], 1280)
+    second = signed_in_page(browser, server, people[1], 1280, script=False)
+    checker = signed_in_page(browser, server, people[1], 1280)
     french = pages[1].replace(BASE["en"], BASE["fr"])
     second.goto(server.base_url + french)
     assert second.locator("html").get_attribute("lang") == "fr"
@@ -145,7 +124,7 @@ def test_a_round_seen_by_the_invited_and_the_others(
     checker.context.close()
 
     # The third was not invited: the page says so, and offers to withdraw (which asks first).
-    third = _browser_page(browser, server, people[2], 390)
+    third = signed_in_page(browser, server, people[2], 390)
     third.goto(server.base_url + pages[2])
     assert "You were not invited in this round" in third.locator("main").inner_text()
     assert_accessible(third)
