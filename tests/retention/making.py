@@ -76,7 +76,7 @@ async def save(
         account_id,
         profile_id,
         "contact",
-        {"city": city, "country": "Nigeria"},
+        {"city": city, "country": "NG"},
         complete=True,
         now=at,
         passport_number="A12345678",
