@@ -28,14 +28,16 @@ async def signed_in(request: Request) -> Account | None:
     return await app.accounts.account_for_session(session_id)
 
 
-def sign_in_first(request: Request, lang: Language, *, held: bool = False) -> Response:
+def sign_in_first(request: Request, lang: Language, *, ended: str = "") -> Response:
     """The way to sign in that comes back to this page. A browser that still holds a session cookie
-    had a session that ended (30 idle minutes, or 12 hours): the sign-in page says so, and says
-    whether what was typed on the page was kept (``held``)."""
+    had a session that ended (30 idle minutes, or 12 hours): the sign-in page says so, and what
+    became of what was typed on the page (``ended``: "held", kept; "lost", too long to keep)."""
     app = services(request)
     target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-    ended = "&ended=held" if held else "&ended=1" if app.personal.session_id(request) else ""
-    return app.personal.redirect(request, f"{path('sign_in', lang)}?next={target}{ended}")
+    ended = ended or ("1" if app.personal.session_id(request) else "")
+    return app.personal.redirect(
+        request, f"{path('sign_in', lang)}?next={target}" + (f"&ended={ended}" if ended else "")
+    )
 
 
 def form_expired(request: Request, lang: Language, back: str) -> Response:

@@ -118,7 +118,7 @@ class Index:
             if word != prefix:
                 yield word
 
-    def search(self, query: str) -> list[Hit]:
+    def search(self, query: str, limit: int | None = MAX_RESULTS) -> list[Hit]:
         terms = list(dict.fromkeys(words(query[:MAX_QUERY], self.lang)))
         if not terms:
             return []
@@ -141,7 +141,7 @@ class Index:
             elif all(any(word.startswith(term) for word in title) for term in terms):
                 scores[number] += TITLE_HOLDS_QUERY
         ranked = sorted(scores.items(), key=lambda item: (-item[1], self.documents[item[0]].title))
-        return [Hit(self.documents[number], score) for number, score in ranked[:MAX_RESULTS]]
+        return [Hit(self.documents[number], score) for number, score in ranked[:limit]]
 
 
 SEARCH_CACHE: Final = "public, max-age=300"

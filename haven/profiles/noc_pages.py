@@ -3,7 +3,7 @@ and ``/fr/immigrer/entree-express/trouver-code-cnp``.
 
 It is a query page, like the site search and with the same index: every unit group's title in the
 page's language, without case or accents, word beginnings matching ("infirm" finds "Infirmiers"); a
-code, or its first digits, finds its group. The groups found are listed by code. It never touches the
+code, or its first digits, finds its groups. Every group found is listed, by code. It never touches the
 database, and a common query's page is kept as finished bytes."""
 
 from __future__ import annotations
@@ -37,6 +37,15 @@ def indexes() -> dict[Language, Index]:
     return built
 
 
+def _found(index: Index, query: str) -> list[str]:
+    """Every unit group the query finds (a few dozen at most: all of them are listed); a query of
+    digits finds the codes that begin with them."""
+    digits = query.replace(" ", "")
+    if digits.isdigit():
+        return [code for code in UNIT_GROUPS if code.startswith(digits)]
+    return [hit.document.path for hit in index.search(query, limit=None)]
+
+
 def routes(site: Site) -> dict[str, QueryRoute]:
     """The lookup page of each language, as query pages."""
     found = indexes()
@@ -45,7 +54,7 @@ def routes(site: Site) -> dict[str, QueryRoute]:
         def render(params: Params, _today: dt.date) -> CachedResponse:
             query = " ".join(params.get("q", "").split())[:MAX_QUERY]
             _ = site.renderer.gettext(lang)
-            codes = sorted(hit.document.path for hit in found[lang].search(query)) if query else []
+            codes = sorted(_found(found[lang], query)) if query else []
             hits = [UNIT_GROUPS[code] for code in codes]
             html = site.renderer.render(
                 "profiles/noc_lookup.html",

@@ -179,18 +179,18 @@ class ProfilePages(PersonalPage):
         if isinstance(form, Response):
             return form
         typed = {name: value for name, value in form.items() if name not in ("csrf", "action", "asked")}
-        response = sign_in_first(self.request, self.lang, held=True)
+        response = sign_in_first(self.request, self.lang, ended="held")
         if not self.app.personal.hold_form(response, self.request, typed):
-            return sign_in_first(self.request, self.lang)
+            return sign_in_first(self.request, self.lang, ended="lost")
         return response
 
-    def held(self) -> dict[str, str] | None:
-        """What was typed on this page when the session had ended, if it was kept (see
+    def held(self, account: Account) -> dict[str, str] | None:
+        """What ``account`` typed on this page when their session had ended, if it was kept (see
         ``hold_and_sign_in``)."""
-        return self.app.personal.held_form(self.request)
+        return self.app.personal.held_form(self.request, str(account.id))
 
     def restored(self, response: Response) -> Response:
-        """A page that has put back what ``held`` kept: the browser forgets it."""
+        """A page that has put back what ``held`` kept, or saved the page: the browser forgets it."""
         self.app.personal.forget_held(response, self.request)
         return response
 

@@ -203,6 +203,7 @@ def section_page(
         toggle_form="answers",
         asked=" ".join(spec.name for spec in specs),
         restored=restored,
+        holds_typing=True,  # a form sent after the session ended is kept (``load_post``)
         follow_ups=follow_ups,
     )
 
@@ -226,11 +227,13 @@ async def section_form(kit: Kit, profile_id: str, slug: str) -> Response:
     values = {k: v for k, v in profile.answers.get(section.key, {}).items() if isinstance(v, str)}
     if section.key == "personal":
         values["passport_number"] = kit.app.profiles.passport_number(profile) or ""
-    held = kit.held()
+    held = kit.held(account)
     if held is None:
         return section_page(kit, account, profile, section, values, None)
     # What the person typed before their session ended, put back (not saved until they save it).
-    page = section_page(kit, account, profile, section, {**values, **held}, None, restored=True)
+    # Every question is on the page, so what was sent is the whole page as it was (a box left
+    # unticked is absent from it, and must stay unticked).
+    page = section_page(kit, account, profile, section, held, None, restored=True)
     return kit.restored(page)
 
 
@@ -248,7 +251,10 @@ async def section_save(kit: Kit, profile_id: str, slug: str) -> Response:
     # are shown next, not reported as missing: nobody has seen them yet.
     new = new_questions(section, values, profile.answers, form.get("asked"))
     shown = Reading(reading.answers, [e for e in reading.errors if field_of(e.field) not in new])
-    kept = {**values, **reading.answers}
+    # What the page's answers call for is kept (as typed, right or wrong); the answers to questions
+    # they no longer call for (hidden on the page, but sent with it) are not.
+    asked_now = {spec.name for spec in section.fields_for(values, profile.answers)}
+    kept = {**{k: v for k, v in values.items() if field_of(k) in asked_now}, **reading.answers}
     passport = kept.pop("passport_number", None)
     profiles = kit.app.profiles
     submitted = profile.state == "submitted"
@@ -271,7 +277,9 @@ async def section_save(kit: Kit, profile_id: str, slug: str) -> Response:
     except ProfileNotEditable:
         return kit.redirect(kit.confirmation(profile.id))
     if form.get("action") == "later":
-        return kit.redirect(kit.paths["home"] + "?saved=" + section.key)
+        return kit.restored(
+            kit.redirect(kit.paths["home"] + "?saved=" + section.key)
+        )  # saved: nothing kept is needed any more
     if form.get("action") == "language":  # the language switch: same page, other language
         return kit.redirect(section_path(kit.other, profile.id, section))
     if reading.errors:
@@ -279,8 +287,12 @@ async def section_save(kit: Kit, profile_id: str, slug: str) -> Response:
             kit, account, fresh, section, kept, shown, 422 if shown.errors else 200, follow_ups=bool(new)
         )
     if submitted:
-        return kit.redirect(kit.confirmation(profile.id) + "?saved=" + section.key)
-    return kit.redirect(profile_path(kit.lang, profile.id) + "?saved=" + section.key)
+        return kit.restored(
+            kit.redirect(kit.confirmation(profile.id) + "?saved=" + section.key)
+        )  # saved: nothing kept is needed any more
+    return kit.restored(
+        kit.redirect(profile_path(kit.lang, profile.id) + "?saved=" + section.key)
+    )  # saved: nothing kept is needed any more
 
 
 def saved_notice(kit: ProfilePages) -> str | None:

@@ -48,7 +48,7 @@ def _answer(spec: Field, answers: Mapping[str, Any], lang: Language) -> str:
         return spec.labels(lang).get(raw, str(raw))
     if spec.kind is Kind.RADIO:
         option = next((o for o in spec.options if o.value == raw), None)
-        return words(option.label) if option else ""
+        return words(option.label) if option else str(raw)  # as typed before it was a choice
     if spec.kind in (Kind.DATE, Kind.MONTH):
         return _date(raw, lang) if raw else ""
     if spec.kind is Kind.MONEY and str(raw).isdigit():

@@ -99,6 +99,7 @@ def job_page(
         back=section_path(lang, profile.id, WORK),
         later=False,
         restored=restored,
+        holds_typing=True,  # a form sent after the session ended is kept (``load_post``)
         # A new tab: the job's answers stay on this page while the person looks up the code.
         aids={"noc": (_("Find a NOC code by job title (opens in a new tab)"), noc_pages.PATHS[lang])},
     )
@@ -111,7 +112,9 @@ async def save_jobs(kit: ProfilePages, account: Account, profile: Profile, jobs:
         )
     except ProfileNotEditable:  # submitted meanwhile, from another tab
         return kit.redirect(kit.confirmation(profile.id))
-    return kit.redirect(section_path(kit.lang, profile.id, WORK))
+    return kit.restored(
+        kit.redirect(section_path(kit.lang, profile.id, WORK))
+    )  # saved: nothing kept is needed
 
 
 async def jobs_list(kit: Kit, profile_id: str) -> Response:
@@ -148,10 +151,10 @@ async def job_form(kit: Kit, profile_id: str, which: str) -> Response:
     if index is not None and not 0 <= index < len(jobs):
         return kit.not_found(account)
     values = dict(jobs[index]) if index is not None else {}
-    held = kit.held()
+    held = kit.held(account)
     if held is None:
         return job_page(kit, account, profile, index, values, None)
-    return kit.restored(job_page(kit, account, profile, index, {**values, **held}, None, restored=True))
+    return kit.restored(job_page(kit, account, profile, index, held, None, restored=True))
 
 
 async def job_save(kit: Kit, profile_id: str, which: str) -> Response:

@@ -167,8 +167,7 @@
       }
       timer = window.setTimeout(check, Math.min(remaining, 15000));
     }
-    stay.addEventListener("submit", function (event) {
-      event.preventDefault();
+    function keep() {
       window.fetch(stay.action, {
         method: "POST",
         body: new URLSearchParams(new FormData(stay)),
@@ -180,12 +179,24 @@
           window.clearTimeout(timer);
           dialog.close();
           check();
-        } else {
+        } else if (response.status === 401) {
           ended();
         }
+        // Any other answer (a busy server, the network): the dialog stays, to press again.
       }, function () {
-        // No answer (the network): the dialog stays, and the button can be pressed again.
+        // No answer at all: the same.
       });
+    }
+    stay.addEventListener("submit", function (event) {
+      event.preventDefault();
+      keep();
+    });
+    // Escape closes the warning: the person is here, so it counts as staying signed in.
+    dialog.addEventListener("cancel", function (event) {
+      if (!stay.hidden) {
+        event.preventDefault();
+        keep();
+      }
     });
     close.addEventListener("click", function () {
       dialog.close();

@@ -276,7 +276,8 @@ def field_view(
         if lang is None:
             raise ValueError(f"{spec.name}: a select needs the page's language")
         names = spec.labels(lang)
-        chosen = raw if raw in names else _named(names, raw)
+        # An answer kept from before the list was typed in one language or the other.
+        chosen = raw if raw in names else _named(spec.labels("en"), raw) or _named(spec.labels("fr"), raw)
         options = tuple(
             OptionView(value, name, None, value == chosen, f"{spec.name}-{value}")
             for value, name in names.items()

@@ -94,8 +94,10 @@ class Personal:
             response.raw_headers.append(self.cookies.header(request.scope, name, sign(value, key, name)))
 
     def clear_session(self, response: Response, request: Request) -> None:
+        """Signing out forgets the session, and anything typed that was kept for after it."""
         for name in (SESSION_COOKIE, HOLDER_COOKIE):
             response.raw_headers.append(self.cookies.deletion(request.scope, name))
+        self.forget_held(response, request)
 
     # Where an email was sent ------------------------------------------------------------------
 
@@ -121,17 +123,24 @@ class Personal:
 
     def hold_form(self, response: Response, request: Request, values: Mapping[str, str]) -> bool:
         """Keep ``values``, typed on the page at this address, for an hour (encrypted: they may hold
-        a passport number); False when they are too long for a cookie and cannot be kept."""
-        held = json.dumps({"path": request.url.path, "values": dict(values), "at": int(time.time())})
-        sealed = self._sealer.seal(held, HELD_PURPOSE)
+        a passport number), for the account this browser was signed in to; False when they are too
+        long for a cookie and cannot be kept."""
+        held = {
+            "path": request.url.path,
+            "holder": self.holder(request),
+            "values": dict(values),
+            "at": int(time.time()),
+        }
+        sealed = self._sealer.seal(json.dumps(held, ensure_ascii=False, separators=(",", ":")), HELD_PURPOSE)
         value = base64.urlsafe_b64encode(sealed).decode().rstrip("=")
         if len(value) > MAX_HELD_COOKIE:
             return False
         response.raw_headers.append(self.cookies.header(request.scope, HELD_COOKIE, value, HELD_SECONDS))
         return True
 
-    def held_form(self, request: Request) -> dict[str, str] | None:
-        """What ``hold_form`` kept for the page at this address, if it is still there and recent."""
+    def held_form(self, request: Request, account_id: str) -> dict[str, str] | None:
+        """What ``hold_form`` kept for the page at this address, if it is still there, recent, and
+        was typed by ``account_id`` (signed in again)."""
         value = request.cookies.get(HELD_COOKIE)
         if not value:
             return None
@@ -140,12 +149,20 @@ class Personal:
             held = json.loads(self._sealer.open(sealed, HELD_PURPOSE))
         except (ValueError, UnicodeDecodeError):  # damaged, or sealed with another key
             return None
-        if held.get("path") != request.url.path or time.time() - held.get("at", 0) > HELD_SECONDS:
+        if (
+            held.get("path") != request.url.path
+            or held.get("holder") != account_id
+            or time.time() - held.get("at", 0) > HELD_SECONDS
+        ):
             return None
         values = held.get("values")
         if not isinstance(values, dict):
             return None
         return {str(name): str(text) for name, text in values.items()}
+
+    def holder(self, request: Request) -> str | None:
+        """The account this browser was last signed in to (its signed holder cookie), if any."""
+        return unsign(request.cookies.get(HOLDER_COOKIE), self.settings.secret_key, HOLDER_COOKIE)
 
     def forget_held(self, response: Response, request: Request) -> None:
         if HELD_COOKIE in request.cookies:

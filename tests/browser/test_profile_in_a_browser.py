@@ -117,6 +117,15 @@ def test_the_session_warns_before_it_ends_and_what_was_typed_survives_its_end(
         page.screenshot(path=str(var_dir / f"warning-{lang}-{width}.png"))
         dialog.get_by_role("button", name=said["stay"]).click()
         dialog.wait_for(state="hidden")
+        # Warned again later: Escape closes the warning, and counts as staying signed in.
+        page.clock.fast_forward("25:00")
+        assert dialog.is_visible()
+        with page.expect_response(
+            lambda response: "/stay-signed-in" in response.url or "/rester-connecte" in response.url
+        ) as kept:
+            page.keyboard.press("Escape")
+        assert kept.value.status == 204
+        dialog.wait_for(state="hidden")
 
         # Nobody answers this time: the dialog says the session has ended, and what to do.
         page.clock.fast_forward("30:00")

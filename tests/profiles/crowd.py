@@ -21,7 +21,7 @@ from haven.profiles.service import Profiles
 from haven.shield.tokens import Pass, Signer
 from haven.surge.persona import ANSWERS, JOB
 from haven.web.clock import Clock, SystemClock
-from haven.web.cookies import CSRF_COOKIE, PASS_COOKIE, SESSION_COOKIE
+from haven.web.cookies import CSRF_COOKIE, HOLDER_COOKIE, PASS_COOKIE, SESSION_COOKIE
 from haven.web.security import new_token, sign, token_hash
 
 PASSWORD = "correct horse battery"
@@ -77,14 +77,16 @@ async def prepare(
             async with database.transaction() as session:
                 rows: list[Account | WebSession | Profile] = []
                 for number in range(start, min(count, start + BATCH)):
-                    session_id, csrf = new_token(), new_token()
+                    session_id, csrf, account_id = new_token(), new_token(), uuid.uuid4()
                     submitter = Submitter(
-                        account_id=uuid.uuid4(),
+                        account_id=account_id,
                         email=f"{prefix}{number}@example.org",
                         profile_id=uuid.uuid4(),
                         cookies={
                             SESSION_COOKIE: sign(session_id, settings.secret_key, SESSION_COOKIE),
                             CSRF_COOKIE: sign(csrf, settings.secret_key, CSRF_COOKIE),
+                            # Signed in, as the sign-in page leaves a browser: the holder too.
+                            HOLDER_COOKIE: sign(str(account_id), settings.secret_key, HOLDER_COOKIE),
                             # They filled in their profiles on the site, so the waiting room let
                             # them in: they hold a pass, as such an applicant would.
                             PASS_COOKIE: passes.pass_(

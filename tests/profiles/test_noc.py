@@ -82,6 +82,16 @@ async def test_a_job_title_finds_its_codes_in_either_language(
 async def test_the_first_digits_of_a_code_find_its_groups(client: httpx.AsyncClient) -> None:
     listed = codes(await client.get(PATHS["en"], params={"q": "2123"}))
     assert listed == ["21230", "21231", "21232", "21233", "21234"]
+    two = codes(await client.get(PATHS["en"], params={"q": "21"}))
+    assert two == sorted(code for code in UNIT_GROUPS if code.startswith("21"))
+    assert len(two) > 20
+
+
+async def test_every_group_a_title_finds_is_listed(client: httpx.AsyncClient) -> None:
+    listed = codes(await client.get(PATHS["en"], params={"q": "manager"}))
+    managers = [code for code, group in UNIT_GROUPS.items() if "manager" in group.en.lower()]
+    assert len(managers) > 20
+    assert set(managers) <= set(listed)
 
 
 async def test_the_lookup_page_without_a_query_and_with_nothing_found(client: httpx.AsyncClient) -> None:

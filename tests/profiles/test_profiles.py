@@ -318,6 +318,10 @@ async def test_a_country_typed_before_the_lists_is_chosen_for_the_person(site: V
     )
     page = await site.get(f"{task_list}/personal-details")
     assert page.text.count('<option value="NG" selected>Nigeria</option>') >= 2
+    french = await site.get(
+        task_list.replace("/en/account/profiles/", "/fr/compte/profils/") + "/renseignements-personnels"
+    )
+    assert french.text.count('<option value="NG" selected>Nigéria</option>') >= 2  # typed in English
 
 
 async def test_save_and_come_back_later_keeps_everything_typed(site: Visitor) -> None:
@@ -767,3 +771,75 @@ def test_every_follow_up_follows_from_an_earlier_question_and_its_real_answers()
                 if spec.kind.value == "checkbox":
                     allowed = {"yes", ""}
                 assert values <= allowed, (section.key, name, controller, values - allowed)
+
+
+async def test_answers_to_questions_no_longer_asked_are_not_kept(site: Visitor) -> None:
+    # A page sends its hidden follow-ups too: what the answers no longer call for must not be kept,
+    # or a degree "from Canada" would outlive the change to "secondary school" and break the score.
+    await site.sign_up_and_in("stale@example.org")
+    task_list = await start_profile(site)
+    await fill_profile(site, task_list)
+    education = f"{task_list}/education"
+    canada = {"level": "bachelor", "where": "canada", "study": "3", "certificate": "no", "action": "continue"}
+    assert (await site.submit(education, canada)).status_code == 303
+    lower = {**canada, "level": "secondary"}  # "study" still sent, as the hidden question is
+    assert (await site.submit(education, lower)).status_code == 303
+    eca = {
+        "level": "less_than_secondary",
+        "where": "eca",
+        "eca_org": "wes",
+        "eca_date-day": "1",
+        "eca_date-month": "2",
+        "eca_date-year": "2024",
+        "certificate": "no",
+        "action": "continue",
+    }
+    profile = await site.app.services.profiles.get(await account_of(site, task_list), profile_of(task_list))
+    assert set(profile.answers["education"]) == {"level", "where", "certificate"}
+    assert (await site.submit(education, eca)).status_code == 303
+    profile = await site.app.services.profiles.get(await account_of(site, task_list), profile_of(task_list))
+    assert set(profile.answers["education"]) == {"level", "certificate"}
+    _key, location = await submit(site, task_list)  # scores, and submits, without a stale answer
+    assert (await site.get(location)).status_code == 200
+
+
+async def test_a_box_unticked_before_the_session_ended_stays_unticked(site: Visitor) -> None:
+    email = "unticked@example.org"
+    await site.sign_up_and_in(email)
+    task_list = await start_profile(site)
+    await fill_profile(site, task_list)  # the persona's job: "I still do this job" ticked
+    job = f"{task_list}/work-history/0"
+    page = await site.get(job)
+    assert 'id="current" name="current" type="checkbox" value="yes" checked' in page.text
+    await end_sessions(site)
+    stopped = {**JOB, "current": "", "end-month": "6", "end-year": "2025"}
+    stopped.pop("current")
+    sent = await site.client.post(job, data={"csrf": csrf_of(page.text), **stopped})
+    assert sent.headers["location"].endswith("&ended=held")
+    notice = await site.get(sent.headers["location"])
+    again = await site.client.post(
+        "/en/account/sign-in",
+        data={"csrf": csrf_of(notice.text), "email": email, "password": "correct horse battery", "next": job},
+    )
+    assert again.headers["location"] == job
+    back = await site.get(job)
+    assert 'id="current" name="current" type="checkbox" value="yes">' in back.text  # not ticked
+    assert 'name="end-year" type="text" inputmode="numeric" value="2025"' in back.text
+
+
+async def test_a_page_too_long_to_keep_is_said_to_be_lost_and_signing_out_forgets_what_was_kept(
+    site: Visitor,
+) -> None:
+    await site.sign_up_and_in("lost@example.org")
+    task_list = await start_profile(site)
+    contact = f"{task_list}/contact-details"
+    page = await site.get(contact)
+    await end_sessions(site)
+    sent = await site.client.post(contact, data={"csrf": csrf_of(page.text), "address": "x" * 5000})
+    assert sent.headers["location"].endswith("&ended=lost")
+    assert "haven_held" not in sent.headers.get("set-cookie", "")
+    assert "was too long to keep" in (await site.get(sent.headers["location"])).text
+    kept = await site.client.post(contact, data={"csrf": csrf_of(page.text), "address": "12 Marina Road"})
+    assert kept.headers["location"].endswith("&ended=held")
+    signed_out = await site.client.post("/en/account/sign-out", data={"csrf": csrf_of(page.text)})
+    assert "haven_held=;" in ";".join(signed_out.headers.get_list("set-cookie"))
