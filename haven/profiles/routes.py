@@ -276,10 +276,9 @@ async def section_save(kit: Kit, profile_id: str, slug: str) -> Response:
         )
     except ProfileNotEditable:
         return kit.redirect(kit.confirmation(profile.id))
+    # Saved: what was kept from an ended session is not needed any more (``restored`` forgets it).
     if form.get("action") == "later":
-        return kit.restored(
-            kit.redirect(kit.paths["home"] + "?saved=" + section.key)
-        )  # saved: nothing kept is needed any more
+        return kit.restored(kit.redirect(kit.paths["home"] + "?saved=" + section.key))
     if form.get("action") == "language":  # the language switch: same page, other language
         return kit.redirect(section_path(kit.other, profile.id, section))
     if reading.errors:
@@ -287,12 +286,8 @@ async def section_save(kit: Kit, profile_id: str, slug: str) -> Response:
             kit, account, fresh, section, kept, shown, 422 if shown.errors else 200, follow_ups=bool(new)
         )
     if submitted:
-        return kit.restored(
-            kit.redirect(kit.confirmation(profile.id) + "?saved=" + section.key)
-        )  # saved: nothing kept is needed any more
-    return kit.restored(
-        kit.redirect(profile_path(kit.lang, profile.id) + "?saved=" + section.key)
-    )  # saved: nothing kept is needed any more
+        return kit.restored(kit.redirect(kit.confirmation(profile.id) + "?saved=" + section.key))
+    return kit.restored(kit.redirect(profile_path(kit.lang, profile.id) + "?saved=" + section.key))
 
 
 def saved_notice(kit: ProfilePages) -> str | None:

@@ -112,9 +112,8 @@ async def save_jobs(kit: ProfilePages, account: Account, profile: Profile, jobs:
         )
     except ProfileNotEditable:  # submitted meanwhile, from another tab
         return kit.redirect(kit.confirmation(profile.id))
-    return kit.restored(
-        kit.redirect(section_path(kit.lang, profile.id, WORK))
-    )  # saved: nothing kept is needed
+    # Saved: what was kept from an ended session is not needed any more (``restored`` forgets it).
+    return kit.restored(kit.redirect(section_path(kit.lang, profile.id, WORK)))
 
 
 async def jobs_list(kit: Kit, profile_id: str) -> Response:
