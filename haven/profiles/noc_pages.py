@@ -9,6 +9,7 @@ database, and a common query's page is kept as finished bytes."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Final
 from urllib.parse import urlencode
 
@@ -26,8 +27,10 @@ PATHS: Final[dict[Language, str]] = {
 LOOKUP_CACHE: Final = "public, max-age=3600"
 
 
+@functools.cache
 def indexes() -> dict[Language, Index]:
-    """Every unit group of each language, by the words of its title and its code."""
+    """Every unit group of each language, by the words of its title and its code (built once: the
+    table never changes while Haven runs, and the index is only read)."""
     built = {}
     for lang in LANGUAGES:
         index = Index(lang)
